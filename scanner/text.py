@@ -1,0 +1,288 @@
+"""Normalisation of listing text, with an offset map back to the original characters.
+
+`normalise(value)` returns a `Doc` whose `text` is searchable (NFKC, case-folded,
+homoglyphs folded to Latin, accents stripped, zero-width and soft-hyphen characters
+removed, HTML reduced to its text) and whose `span(i, j)` gives the original offsets
+of any normalised slice, so evidence can quote exactly what the seller wrote.
+
+`variants(doc)` derives the obfuscation-undoing views the keyword detector also
+searches: leetspeak read as letters, and letters split by spaces or punctuation
+joined up again. Each variant keeps its own offset map.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from importlib import resources
+
+# Characters that only hide what a word says: zero-width, joiners, soft hyphen, marks.
+INVISIBLE = frozenset("\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d\u200e"
+                      "\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\ufeff")
+LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
+                      "@": "a", "$": "s", "!": "i", "|": "l", "€": "e"})
+LEET_ALT = str.maketrans({"1": "l"})
+_LEET_TOKEN = re.compile(r"[a-z0-9@$!|€]*[a-z][a-z0-9@$!|€]*[0-9@$!|€][a-z0-9@$!|€]*"
+                         r"|[a-z0-9@$!|€]*[0-9@$!|€][a-z0-9@$!|€]*[a-z][a-z0-9@$!|€]*")
+_QUANTITY = re.compile(r"[0-9.]+[a-z]{0,4}|[a-z]{0,2}[0-9.]+")
+# Four or more single letters (or digits, for leetspeak) split by up to three separators.
+_SPACED = re.compile(r"(?<![^\W_])(?:[^\W_][\s.\-_*·•,/|+~'\"]{1,3}){3,}[^\W_](?![^\W_])")
+_SEPARATOR = re.compile(r"[\s.\-_*·•,/|+~'\"]")
+_LATIN_GREEK_CYRILLIC = 0x0530  # below this, combining accents are stripped from base letters
+_BLOCK_TAGS = frozenset("address article aside blockquote br dd div dl dt fieldset figcaption figure footer "
+                        "form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody td tfoot "
+                        "th thead tr ul".split())
+_SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
+
+
+@dataclass(slots=True)
+class Doc:
+    """A normalised field value. `starts`/`ends` are None when the map is the identity."""
+
+    original: str
+    text: str
+    starts: list[int] | None = None
+    ends: list[int] | None = None
+
+    def span(self, i: int, j: int) -> tuple[int, int]:
+        """Original [start, end) of the normalised slice text[i:j] (j > i)."""
+        if self.starts is None:
+            return i, j
+        return self.starts[i], self.ends[j - 1]
+
+    def quote(self, i: int, j: int) -> tuple[int, int, str]:
+        start, end = self.span(i, j)
+        return start, end, self.original[start:end]
+
+
+@functools.cache
+def _confusable_fold() -> dict[str, str]:
+    """Non-ASCII look-alikes of ASCII letters and digits, from Unicode's confusables table."""
+    data = json.loads(resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8"))
+    fold: dict[str, str] = {}
+    for char, entries in data.items():
+        if len(char) != 1:
+            continue
+        for entry in entries:
+            other = entry["c"]
+            if len(other) != 1:
+                continue
+            if char.isascii() and char.isalpha() and not other.isascii():
+                fold.setdefault(other, char.lower())
+            elif other.isascii() and other.isalpha() and not char.isascii():
+                fold.setdefault(char, other.lower())
+    return fold
+
+
+@functools.lru_cache(maxsize=65536)
+def fold_char(char: str) -> str:
+    """What one original character becomes in normalised text (possibly '' or several chars)."""
+    if char in INVISIBLE or unicodedata.category(char) == "Cf":
+        return ""
+    out = []
+    for c in unicodedata.normalize("NFKC", char):
+        c = c.casefold()
+        for d in unicodedata.normalize("NFD", c):
+            if unicodedata.combining(d) and out and ord(out[-1][-1]) < _LATIN_GREEK_CYRILLIC:
+                continue  # an accent on a Latin, Greek or Cyrillic letter
+            out.append(d)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _fold_homoglyphs(text: str) -> str:
+    """Fold look-alike letters inside words that mix them with Latin letters ("viаgrа"),
+    or that consist only of look-alikes; a word wholly in another script is left alone."""
+    fold = _confusable_fold()
+    out = None
+    for m in _WORD.finditer(text):
+        word = m.group()
+        if word.isascii():
+            continue
+        foldable = [c for c in word if c in fold]
+        if not foldable:
+            continue
+        has_latin = any("a" <= c <= "z" for c in word)
+        if has_latin or len(foldable) == len(word):
+            if out is None:
+                out = list(text)
+            for k, c in enumerate(word):
+                if c in fold:
+                    out[m.start() + k] = fold[c]
+    return text if out is None else "".join(out)
+
+
+def _fold_pieces(pieces: list[tuple[str, int, int]]) -> tuple[str, list[int], list[int]]:
+    """Fold (text, start, end) pieces; a piece with end-start == len(text) maps char by char."""
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for piece, start, end in pieces:
+        one_to_one = end - start == len(piece)
+        if piece.isascii():
+            out.append(piece.lower())
+            if one_to_one:
+                starts.extend(range(start, end))
+                ends.extend(range(start + 1, end + 1))
+            else:
+                starts.extend([start] * len(piece))
+                ends.extend([end] * len(piece))
+            continue
+        for k, char in enumerate(piece):
+            folded = char.lower() if char.isascii() else fold_char(char)
+            if not folded:
+                continue
+            s, e = (start + k, start + k + 1) if one_to_one else (start, end)
+            out.append(folded)
+            starts.extend([s] * len(folded))
+            ends.extend([e] * len(folded))
+    return _fold_homoglyphs("".join(out)), starts, ends
+
+
+class _TextExtractor(HTMLParser):
+    """HTML to (text, start, end) pieces with offsets into the original markup."""
+
+    def __init__(self, source: str):
+        super().__init__(convert_charrefs=False)
+        self.source = source
+        self.pieces: list[tuple[str, int, int]] = []
+        self.skip = 0
+        self._line_starts = [0] + [m.end() for m in re.finditer("\n", source)]
+
+    def _offset(self) -> int:
+        line, col = self.getpos()
+        return self._line_starts[line - 1] + col
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _SKIP_TAGS:
+            self.skip += 1
+        elif tag in _BLOCK_TAGS:
+            self._space()
+
+    def handle_endtag(self, tag):
+        if tag in _SKIP_TAGS:
+            self.skip = max(0, self.skip - 1)
+        elif tag in _BLOCK_TAGS:
+            self._space()
+
+    def _space(self):
+        pos = self._offset()
+        self.pieces.append((" ", pos, pos))
+
+    def handle_data(self, data):
+        if not self.skip:
+            pos = self._offset()
+            self.pieces.append((data, pos, pos + len(data)))
+
+    def _ref(self, raw: str, decoded: str):
+        if not self.skip:
+            pos = self._offset()
+            end = self.source.find(";", pos, pos + len(raw) + 2)
+            end = end + 1 if end != -1 else pos + len(raw)
+            self.pieces.append((decoded, pos, end))
+
+    def handle_entityref(self, name):
+        import html
+        raw = f"&{name};"
+        self._ref(raw, html.unescape(raw) if html.unescape(raw) != raw else raw)
+
+    def handle_charref(self, name):
+        import html
+        raw = f"&#{name};"
+        self._ref(raw, html.unescape(raw))
+
+
+def _html_pieces(value: str) -> list[tuple[str, int, int]]:
+    parser = _TextExtractor(value)
+    parser.feed(value)
+    parser.close()
+    pieces = []
+    for text, start, end in parser.pieces:
+        if end == start and text == " ":
+            pieces.append((" ", start, min(start + 1, len(value))))
+        else:
+            pieces.append((text, start, end))
+    return pieces
+
+
+def looks_like_html(value: str) -> bool:
+    return "<" in value and ">" in value or "&" in value and ";" in value
+
+
+def normalise(value: str, html: bool = False) -> Doc:
+    """The searchable form of one field value, with its map back to `value`."""
+    if html and looks_like_html(value):
+        pieces = _html_pieces(value)
+    elif value.isascii():
+        return Doc(value, value.lower())
+    else:
+        pieces = [(value, 0, len(value))]
+    text, starts, ends = _fold_pieces(pieces)
+    return Doc(value, text, starts, ends)
+
+
+def normalise_term(term: str) -> str:
+    """A ruleset term in the same normalised form as listing text."""
+    return normalise(term).text.strip()
+
+
+def _derive(doc: Doc, text: str, keep: list[int] | None) -> Doc:
+    """A view of `doc` with new text; `keep` lists the doc positions each new char came from."""
+    if keep is None:
+        return Doc(doc.original, text, doc.starts, doc.ends)
+    if doc.starts is None:
+        return Doc(doc.original, text, keep, [k + 1 for k in keep])
+    return Doc(doc.original, text, [doc.starts[k] for k in keep], [doc.ends[k] for k in keep])
+
+
+def _leet(doc: Doc) -> list[Doc]:
+    text = doc.text
+    if not _LEET_TOKEN.search(text):
+        return []
+    out = []
+    for table in (LEET, LEET_ALT):
+        chars = list(text)
+        for m in _LEET_TOKEN.finditer(text):
+            token = m.group()
+            if _QUANTITY.fullmatch(token):
+                continue
+            if table is LEET_ALT:
+                token = token.translate(LEET_ALT).translate(LEET)
+            else:
+                token = token.translate(LEET)
+            chars[m.start():m.end()] = token
+        leet_text = "".join(chars)
+        if leet_text != text and all(leet_text != d.text for d in out):
+            out.append(_derive(doc, leet_text, None))
+        if "1" not in text:
+            break
+    return out
+
+
+def _joined(doc: Doc) -> Doc | None:
+    text = doc.text
+    if not _SPACED.search(text):
+        return None
+    keep: list[int] = []
+    pos = 0
+    for m in _SPACED.finditer(text):
+        keep.extend(range(pos, m.start()))
+        keep.extend(m.start() + k for k, c in enumerate(m.group()) if not _SEPARATOR.match(c))
+        pos = m.end()
+    keep.extend(range(pos, len(text)))
+    return _derive(doc, "".join(text[k] for k in keep), keep)
+
+
+def variants(doc: Doc) -> list[Doc]:
+    """Views of `doc` that undo leetspeak and split letters; empty for most text."""
+    out = _leet(doc)
+    joined = _joined(doc)
+    if joined is not None:
+        out.append(joined)
+        out.extend(_leet(joined))
+    return out
