@@ -1,0 +1,64 @@
+"""Content fingerprints and the keys that make sweeps incremental.
+
+A listing is rescanned only when one of these changes: its content, its merchant's
+certificate set, its merchant's active rule exceptions, the ruleset version or the
+model version. Everything is hashed from a canonical JSON form (sorted keys).
+"""
+from __future__ import annotations
+
+import hashlib
+import zlib
+from typing import Any, Iterable
+
+import orjson
+
+from scanner.listing import Listing
+
+LISTING_FIELDS = tuple(Listing.model_fields)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def canonical_listing(data: dict[str, Any]) -> bytes:
+    """The contract fields of a raw listing dict (or a model_dump), empty values dropped."""
+    kept = {k: data[k] for k in LISTING_FIELDS if k in data and data[k] not in (None, [], {})}
+    return orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)
+
+
+def listing_fingerprint(data: dict[str, Any] | Listing) -> str:
+    if isinstance(data, Listing):
+        data = data.model_dump()
+    return _digest(canonical_listing(data))
+
+
+def pack_content(data: dict[str, Any] | Listing) -> bytes:
+    if isinstance(data, Listing):
+        data = data.model_dump()
+    return zlib.compress(canonical_listing(data), 1)
+
+
+def unpack_content(blob: bytes) -> dict[str, Any]:
+    return orjson.loads(zlib.decompress(blob))
+
+
+def certificate_digest(data: dict[str, Any]) -> str:
+    return _digest(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
+
+
+def set_digest(parts: Iterable[str]) -> str:
+    """Order-free digest of a set of digests or ids ('' for the empty set)."""
+    items = sorted(parts)
+    return _digest("\n".join(items).encode()) if items else ""
+
+
+def scan_key(fingerprint: str, certificates: str, exceptions: str, ruleset_version: str,
+             model_version: str) -> str:
+    return _digest("\x1f".join((fingerprint, certificates, exceptions, ruleset_version,
+                                model_version)).encode())
+
+
+def outcome_key(decision: str, blocked_markets: Iterable[str], findings: Iterable[tuple]) -> str:
+    """What counts as 'the outcome' for verdict history: decision, markets, and per-rule results."""
+    return _digest(orjson.dumps([decision, sorted(blocked_markets), sorted(findings)]))
