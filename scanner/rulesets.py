@@ -64,7 +64,8 @@ class TermGroup(Terms):
     name: str
     weight: float = 1.0
     fuzzy: bool = False          # also match misspellings of its single-word terms
-    unless: Terms = Terms()      # hits of this group are void when any of these occur in the listing
+    unless: Terms = Terms()      # hits of this group are void when any of these occur in `unless_fields`
+    unless_fields: list[str] = ["title", "category"]
     fields: list[str] = []       # restrict to these fields ("title", "description", "category", ...)
 
 
@@ -166,6 +167,21 @@ class Rule(_Strict):
         return self
 
 
+class PatternDefinition(_Strict):
+    """A structured quantity the patterns detector reads (blade length, nicotine strength...).
+
+    kind: quantity (number + unit, converted by the unit's factor), count (number + unit),
+    ratio (n/m next to a context word, or n% next to one).
+    """
+
+    kind: Literal["quantity", "count", "ratio"]
+    units: dict[str, float] = {}
+    context: list[str] = []             # single words, one of which must be within `window` tokens
+    exclude_context: list[str] = []     # words within `window` that make the number something else
+    window: int = 3
+    attribute_keys: list[str] = []      # an attribute whose name contains one of these needs no context
+
+
 class Defaults(_Strict):
     threshold: float = 1.0
     fuzzy_cutoff: float = 88.0
@@ -189,6 +205,7 @@ class Family(BaseModel):
     notice: dt.date | None = None
     defaults: Defaults = Defaults()
     ml: MLThresholds | None = None
+    pattern_definitions: dict[str, PatternDefinition] = {}
     rules: list[Rule]
     extra: dict[str, Any] = {}
     source: str = ""
@@ -206,6 +223,9 @@ class Family(BaseModel):
         for r in self.rules:
             if r.id.split("/")[0] != self.family:
                 raise ValueError(f"rule {r.id} does not belong to family {self.family}")
+            unknown = sorted(set(r.patterns) - set(self.pattern_definitions))
+            if unknown:
+                raise ValueError(f"rule {r.id} uses undefined patterns {unknown}")
         return self
 
 
@@ -262,7 +282,8 @@ def _read_yaml(path: Path) -> dict:
 def _load_family(path: Path) -> Family:
     data = _read_yaml(path)
     known = set(Family.model_fields) - {"extra", "source"}
-    extra = {k: v for k, v in data.items() if k not in known}
+    # "x-" keys only hold YAML anchors shared by several rules
+    extra = {k: v for k, v in data.items() if k not in known and not k.startswith("x-")}
     core = {k: v for k, v in data.items() if k in known}
     try:
         family = Family.model_validate({**core, "extra": extra, "source": path.name})

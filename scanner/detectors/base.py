@@ -18,7 +18,8 @@ class Signal:
     weight: float      # how much this signal counts towards the rule firing
     detector: str      # keyword | fuzzy | pattern | ml | lookup | certificate
     term: str = ""     # the ruleset term or pattern name that produced it
-    kind: str = "term"  # term | context | exception
+    group: str = ""    # the rule's term group, or the pattern name
+    value: float | None = None  # a measured quantity (blade length in mm, tip angle in degrees...)
 
     def evidence(self) -> Evidence:
         return Evidence(self.field, self.start, self.end, self.text, self.detector)

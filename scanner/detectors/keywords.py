@@ -1,0 +1,102 @@
+"""Exact term matching: every term of every rule in one Aho-Corasick automaton.
+
+Terms are normalised like listing text and matched on the normalised text and its
+obfuscation-undoing variants; evidence is mapped back to the original characters.
+Latin-script terms need word boundaries, Cyrillic/Turkish/German ones a boundary
+before them (inflection and compounds follow), CJK, Thai and Arabic ones none.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import ahocorasick
+
+from scanner.rulesets import Rulesets, Terms
+from scanner.text import Doc, normalise_term, variants
+
+BOUNDARY_BY_LANGUAGE = {"zh": "none", "ja": "none", "ko": "none", "th": "none", "ar": "none",
+                        "ru": "prefix", "tr": "prefix", "de": "prefix"}
+_JOINERS = re.compile(r"[\s\-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class TermRef:
+    rule: str
+    group: str          # term group name; "" for exception and unless phrases
+    kind: str           # term | exception | unless
+    term: str           # as written in the ruleset
+    boundary: str       # word | prefix | none
+    weight: float
+
+
+@dataclass(slots=True)
+class Match:
+    ref: TermRef
+    start: int          # original offsets
+    end: int
+    text: str
+    obfuscated: bool    # found only after undoing leetspeak or split letters
+
+
+def term_variants(term: str) -> set[str]:
+    """The normalised spellings a term is searched under: as written, spaced, hyphenated, joined."""
+    base = normalise_term(term)
+    out = {base}
+    if _JOINERS.search(base):
+        out |= {_JOINERS.sub(" ", base), _JOINERS.sub("-", base)}
+        joined = _JOINERS.sub("", base)
+        if len(joined) >= 5:
+            out.add(joined)
+    return {v for v in out if v}
+
+
+class KeywordIndex:
+    def __init__(self, rulesets: Rulesets):
+        entries: dict[str, list[TermRef]] = {}
+
+        def add(terms: Terms, rule: str, group: str, kind: str, weight: float) -> None:
+            for lang, term in terms.items():
+                ref = TermRef(rule, group, kind, term, BOUNDARY_BY_LANGUAGE.get(lang, "word"), weight)
+                for key in term_variants(term):
+                    entries.setdefault(key, []).append(ref)
+
+        for rule in rulesets.rules.values():
+            for group in rule.terms:
+                add(group, rule.id, group.name, "term", group.weight)
+                add(group.unless, rule.id, group.name, "unless", 0.0)
+            add(rule.exceptions, rule.id, "", "exception", 0.0)
+        self.automaton = ahocorasick.Automaton()
+        for key, refs in entries.items():
+            self.automaton.add_word(key, (len(key), tuple(refs)))
+        self.automaton.make_automaton()
+        self.size = len(entries)
+
+    def _scan(self, text: str):
+        for end, (length, refs) in self.automaton.iter(text):
+            start = end - length + 1
+            end += 1
+            before = text[start - 1] if start else " "
+            after = text[end] if end < len(text) else " "
+            for ref in refs:
+                if ref.boundary == "none":
+                    yield start, end, ref
+                elif before.isalnum():
+                    continue
+                elif ref.boundary == "prefix" or not after.isalnum():
+                    yield start, end, ref
+                elif after == "s" and (end + 1 == len(text) or not text[end + 1].isalnum()):
+                    yield start, end + 1, ref  # English plural of a word term
+
+    def find(self, doc: Doc) -> list[Match]:
+        matches: list[Match] = []
+        seen: set[tuple] = set()
+        for k, view in enumerate([doc, *variants(doc)]):
+            for start, end, ref in self._scan(view.text):
+                ostart, oend = view.span(start, end)
+                key = (ref, ostart, oend)
+                if key in seen:
+                    continue
+                seen.add(key)
+                matches.append(Match(ref, ostart, oend, doc.original[ostart:oend], k > 0))
+        return matches

@@ -1,0 +1,106 @@
+"""Structured quantities with spaCy's Matcher on a blank tokenizer (no model download):
+blade lengths and tip angles, nicotine strengths, VG/PG ratios, puff counts.
+
+Term lists stay in the keyword automaton; spaCy only reads numbers and their units,
+and only for listings in which a family that uses patterns already has a hit.
+The vocabulary (units, context words, windows) comes from the rulesets.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import spacy
+from spacy.matcher import Matcher
+
+from scanner.rulesets import PatternDefinition, Rulesets
+from scanner.text import Doc, normalise_term
+
+_NUMBER = r"\d+(?:[.,]\d+)?"
+
+
+@dataclass(slots=True)
+class PatternMatch:
+    name: str
+    start: int          # original offsets
+    end: int
+    text: str
+    value: float | None
+
+
+def _number(text: str) -> float | None:
+    m = re.match(_NUMBER, text)
+    return float(m.group().replace(",", ".")) if m else None
+
+
+class PatternIndex:
+    def __init__(self, rulesets: Rulesets):
+        self.nlp = spacy.blank("en")
+        self.matcher = Matcher(self.nlp.vocab)
+        self.definitions: dict[str, PatternDefinition] = {}
+        self.family_of: dict[str, str] = {}
+        for family in rulesets.families.values():
+            for name, d in family.pattern_definitions.items():
+                self.definitions[name] = d
+                self.family_of[name] = family.family
+                units = [normalise_term(u) for u in d.units]
+                if d.kind in ("quantity", "count"):
+                    fused = "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True))
+                    self.matcher.add(name, [
+                        [{"LIKE_NUM": True}, {"LOWER": {"IN": units}}],
+                        [{"LOWER": {"REGEX": rf"^{_NUMBER}(?:{fused})$"}}],
+                    ])
+                else:
+                    self.matcher.add(name, [
+                        [{"LOWER": {"REGEX": r"^\d{1,3}%?(?:[a-z]{2})?/\d{1,3}%?(?:[a-z]{2})?$"}}],
+                        [{"LIKE_NUM": True}, {"ORTH": "%"}],
+                    ])
+        self._units = {name: {normalise_term(u): f for u, f in d.units.items()}
+                       for name, d in self.definitions.items()}
+        self._context = {name: {normalise_term(w) for w in d.context} for name, d in self.definitions.items()}
+        self._exclude = {name: {normalise_term(w) for w in d.exclude_context}
+                         for name, d in self.definitions.items()}
+
+    def _keyed(self, name: str, field_key: str | None) -> bool:
+        if not field_key:
+            return False
+        key = field_key.lower()
+        return any(k in key for k in self.definitions[name].attribute_keys)
+
+    def _value(self, name: str, span) -> float | None:
+        d = self.definitions[name]
+        if d.kind == "ratio":
+            return _number(span[0].text)
+        number = _number(span[0].text)
+        if number is None:
+            return None
+        unit = span[-1].lower_ if len(span) > 1 else re.sub(rf"^{_NUMBER}", "", span[0].lower_)
+        factor = self._units[name].get(unit)
+        return None if factor is None else number * factor
+
+    def find(self, doc: Doc, families: set[str], field_key: str | None = None) -> list[PatternMatch]:
+        """Quantities in `doc` for patterns of the given families; `field_key` is the attribute name."""
+        if not doc.text or not any(f in families for f in self.family_of.values()):
+            return []
+        sdoc = self.nlp.make_doc(doc.text)
+        out: list[PatternMatch] = []
+        for match_id, s, e in self.matcher(sdoc):
+            name = self.nlp.vocab.strings[match_id]
+            if self.family_of[name] not in families:
+                continue
+            d = self.definitions[name]
+            lo, hi = max(0, s - d.window), min(len(sdoc), e + d.window)
+            nearby = {t.lower_ for t in sdoc[lo:hi]} - {t.lower_ for t in sdoc[s:e]}
+            if nearby & self._exclude[name]:
+                continue
+            keyed = self._keyed(name, field_key)
+            fused_ratio = d.kind == "ratio" and any(c in sdoc[s].lower_ for c in self._context[name])
+            if self._context[name] and not (keyed or fused_ratio or nearby & self._context[name]):
+                continue
+            span = sdoc[s:e]
+            value = self._value(name, span)
+            if d.kind != "ratio" and value is None:
+                continue
+            start, end = doc.span(span.start_char, span.end_char)
+            out.append(PatternMatch(name, start, end, doc.original[start:end], value))
+        return out

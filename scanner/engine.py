@@ -1,0 +1,159 @@
+"""The Scanner: built once (rulesets, automata, models), then scans listings fast.
+
+    scanner = Scanner.load()
+    verdict = scanner.scan({"listing_id": "L-1", "merchant_id": "M-1", "title": "..."})
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from scanner.detectors.base import Signal
+from scanner.detectors.fuzzy import FuzzyIndex
+from scanner.detectors.keywords import KeywordIndex, Match, term_variants
+from scanner.detectors.patterns import PatternIndex
+from scanner.listing import Certificate, Listing, Verdict, parse_certificate, parse_listing
+from scanner.policy import ListingSignals, _normal_path, verdict
+from scanner.rulesets import Rulesets, load_rulesets
+from scanner.text import Doc, normalise
+
+BATCH = 64
+
+
+class Scanner:
+    def __init__(self, rulesets: Rulesets, medical=None, classifiers=None):
+        self.rulesets = rulesets
+        self.keywords = KeywordIndex(rulesets)
+        vocabulary = {v for r in rulesets.rules.values() for g in r.terms for _, t in g.items()
+                      for v in term_variants(t)}
+        self.fuzzy = FuzzyIndex(rulesets, vocabulary)
+        self.patterns = PatternIndex(rulesets)
+        self.medical = medical
+        self.classifiers = classifiers
+        self._groups = {(r.id, g.name): g for r in rulesets.rules.values() for g in r.terms}
+        self._pattern_rules: dict[str, list[str]] = {}
+        for rule in rulesets.rules.values():
+            for name in rule.patterns:
+                self._pattern_rules.setdefault(name, []).append(rule.id)
+        self._pattern_families = {f.family for f in rulesets.families.values() if f.pattern_definitions}
+
+    @classmethod
+    def load(cls, rulesets_dir: str | Path | None = None, models_dir: str | Path | None = None) -> Scanner:
+        rulesets = load_rulesets(rulesets_dir)
+        return cls(rulesets, medical=_load_medical(rulesets), classifiers=None)
+
+    @property
+    def ruleset_version(self) -> str:
+        return self.rulesets.version
+
+    @property
+    def model_version(self) -> str:
+        return getattr(self.classifiers, "version", None) or "none"
+
+    # -- scanning ---------------------------------------------------------------------------------
+
+    def scan(self, listing: Listing | dict, certificates: Sequence[Certificate | dict] = (),
+             as_of: dt.date | str | None = None, excepted: set[str] = frozenset()) -> Verdict:
+        listing = parse_listing(listing)
+        certs = [parse_certificate(c) for c in certificates]
+        return self._scan_one(listing, [c for c in certs if c.merchant_id == listing.merchant_id],
+                              _as_date(as_of), excepted)
+
+    def scan_many(self, listings: Iterable[Listing | dict], certificates: Sequence[Certificate | dict] = (),
+                  as_of: dt.date | str | None = None) -> Iterator[Verdict]:
+        by_merchant: dict[str, list[Certificate]] = {}
+        for c in certificates:
+            c = parse_certificate(c)
+            by_merchant.setdefault(c.merchant_id, []).append(c)
+        day = _as_date(as_of)
+        for listing in listings:
+            listing = parse_listing(listing)
+            yield self._scan_one(listing, by_merchant.get(listing.merchant_id, []), day)
+
+    def _scan_one(self, listing: Listing, certificates: list[Certificate], as_of: dt.date,
+                  excepted: set[str] = frozenset()) -> Verdict:
+        signals = self.signals(listing)
+        if self.medical is not None:
+            signals.hits.extend(self.medical.assess(listing, certificates, as_of))
+        return verdict(listing.listing_id, listing.target_markets, signals, self.rulesets, as_of,
+                       self.model_version, excepted)
+
+    def signals(self, listing: Listing) -> ListingSignals:
+        """Keyword, fuzzy and pattern signals of one listing, by rule."""
+        fields = listing.text_fields()
+        if listing.category:
+            fields.append(("category", listing.category))
+        docs = [(name, normalise(value, html=name == "description")) for name, value in fields]
+        ls = ListingSignals(category=_normal_path(listing.category or ""))
+        matches = [(name, m) for name, doc in docs for m in self.keywords.find(doc)]
+        explained: dict[str, list[tuple[int, int]]] = {}
+        for name, m in matches:
+            explained.setdefault(name, []).append((m.start, m.end))
+        fuzzy = [(name, f) for name, doc in docs for f in self.fuzzy.find(doc, explained.get(name, []))]
+        self._add_terms(ls, matches, fuzzy)
+        families = {rule.split("/")[0] for rule in ls.by_rule} & self._pattern_families
+        if families:
+            for name, doc in docs:
+                if name == "category":
+                    continue
+                key = name.split(".", 1)[1] if name.startswith("attributes.") else None
+                for p in self.patterns.find(doc, families, key):
+                    ls.patterns[p.name].append(Signal("", name, p.start, p.end, p.text, 1.0, "pattern",
+                                                      p.name, p.name, p.value))
+        return ls
+
+    def _add_terms(self, ls: ListingSignals, matches: list[tuple[str, Match]], fuzzy) -> None:
+        exceptions: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        unless: set[tuple[str, str]] = set()
+        for name, m in matches:
+            ref = m.ref
+            if ref.kind == "exception":
+                exceptions.setdefault((ref.rule, name), []).append((m.start, m.end))
+            elif ref.kind == "unless":
+                group = self._groups[(ref.rule, ref.group)]
+                if _field_root(name) in group.unless_fields:
+                    unless.add((ref.rule, ref.group))
+
+        def void(rule: str, group: str, name: str, start: int, end: int) -> bool:
+            if (rule, group) in unless:
+                return True
+            group_fields = self._groups[(rule, group)].fields
+            if group_fields and _field_root(name) not in group_fields:
+                return True
+            return any(s <= start and end <= e for s, e in exceptions.get((rule, name), ()))
+
+        for name, m in matches:
+            ref = m.ref
+            if ref.kind == "term" and not void(ref.rule, ref.group, name, m.start, m.end):
+                ls.by_rule[ref.rule].append(Signal(ref.rule, name, m.start, m.end, m.text, ref.weight,
+                                                   "keyword", ref.term, ref.group))
+        for name, f in fuzzy:
+            ref = f.ref
+            if not void(ref.rule, ref.group, name, f.start, f.end):
+                ls.by_rule[ref.rule].append(Signal(ref.rule, name, f.start, f.end, f.text, ref.weight,
+                                                   "fuzzy", ref.term, ref.group))
+
+
+def _field_root(name: str) -> str:
+    return name.split(".", 1)[0].split("[", 1)[0]
+
+
+def _as_date(value: dt.date | str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(value)
+
+
+def _load_medical(rulesets: Rulesets) -> Any:
+    family = rulesets.families.get("medical_device")
+    if family is None:
+        return None
+    try:
+        from scanner.medical.assess import MedicalAssessor
+    except ImportError:
+        return None
+    return MedicalAssessor(family)

@@ -1,0 +1,79 @@
+"""Reading records (JSONL, CSV, Parquet) and writing verdicts (JSONL).
+
+Every record comes with its line number (1-based; for CSV the header is line 1, for
+Parquet the row number) and either the parsed dict or the error that made it unusable.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from scanner.listing import RecordError
+
+# CSV cells holding these fields are JSON (objects or lists), or for lists a "|"-separated string.
+_JSON_FIELDS = {"attributes", "keywords", "image_texts", "target_markets", "certificates", "device_classes"}
+_INT_FIELDS = {"registration_year"}
+
+
+def _csv_row(row: dict[str, str], line: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key is None:
+            raise RecordError(f"line {line}", "(record)", "more cells than header columns")
+        if value is None or value == "":
+            continue
+        if key in _JSON_FIELDS:
+            if value.lstrip().startswith(("{", "[")):
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError as exc:
+                    raise RecordError(f"line {line}", key, f"not valid JSON: {exc.msg}") from None
+            else:
+                value = [v.strip() for v in value.split("|") if v.strip()]
+        elif key in _INT_FIELDS:
+            try:
+                value = int(value)
+            except ValueError:
+                raise RecordError(f"line {line}", key, "not an integer") from None
+        out[key] = value
+    return out
+
+
+def read_records(path: str | Path) -> Iterator[tuple[int, dict | RecordError]]:
+    """(line number, record or error) for every record of a JSONL, CSV or Parquet file."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            for row in reader:
+                line = reader.line_num
+                try:
+                    yield line, _csv_row(row, line)
+                except RecordError as exc:
+                    yield line, exc
+        return
+    if suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+        table = pq.read_table(path)
+        for i, row in enumerate(table.to_pylist(), start=1):
+            yield i, {k: v for k, v in row.items() if v is not None}
+        return
+    with path.open("rb") as f:
+        for i, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                data = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                yield i, RecordError(f"line {i}", "(record)", f"not valid JSON: {exc}")
+                continue
+            if not isinstance(data, dict):
+                yield i, RecordError(f"line {i}", "(record)", "expected a JSON object")
+                continue
+            yield i, data

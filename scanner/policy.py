@@ -1,0 +1,178 @@
+"""Signals + rules + as-of date + target markets → findings → verdict. Pure: no I/O, no globals.
+
+A rule fires when the weights of its term groups (each counted once) and patterns reach
+its threshold, its requirements hold, its category constraint holds, and, for blade
+measurements, a threshold of its measurement table is met. The rule's YAML gives
+everything else: outcome, grade, points, markets, effective date, reason.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from scanner.detectors.base import Hit, Signal
+from scanner.listing import DECISION_ORDER, Evidence, Finding, Verdict
+from scanner.rulesets import Family, Markets, Rule, Rulesets
+
+_GRADE_ORDER = {"A": 2, "B": 1, None: 0}
+_DETECTOR_ORDER = {"keyword": 0, "pattern": 1, "lookup": 2, "certificate": 3, "fuzzy": 4, "ml": 5}
+
+
+@dataclass(slots=True)
+class ListingSignals:
+    """What the detectors found in one listing, by rule."""
+
+    category: str                                   # normalised category path ("" when none)
+    by_rule: dict[str, list[Signal]] = field(default_factory=lambda: defaultdict(list))
+    patterns: dict[str, list[Signal]] = field(default_factory=lambda: defaultdict(list))
+    hits: list[Hit] = field(default_factory=list)   # rules decided by other stages (medical, ML)
+
+
+def _under(category: str, prefixes: list[str]) -> bool:
+    return any(category == p or category.startswith(p + " >") for p in prefixes)
+
+
+def _normal_path(path: str) -> str:
+    return " > ".join(part.strip() for part in path.casefold().split(">"))
+
+
+def _measurement(rule: Rule, groups: dict[str, Signal], patterns: dict[str, list[Signal]]) -> Signal | None:
+    """The blade-length signal that crosses a threshold of the rule's measurement table."""
+    m = rule.measurement
+    if m is None or not any(g in groups for g in m.applies_to) or any(g in groups for g in m.exempt):
+        return None
+    lengths = [s for s in patterns.get("blade_length", []) if s.value is not None]
+    if not lengths:
+        return None
+    angles = [s.value for s in patterns.get("tip_angle", []) if s.value is not None]
+    if angles:
+        angle = min(angles)
+    elif any(g in groups for g in m.pointed_tip_groups):
+        angle = m.pointed_tip_angle
+    elif any(g in groups for g in m.rounded_tip_groups):
+        angle = m.rounded_tip_angle
+    else:
+        angle = m.unknown_tip_angle
+    longest = max(lengths, key=lambda s: s.value)
+    for t in m.thresholds:
+        if "tip_angle_below" in t and not angle < t["tip_angle_below"]:
+            continue
+        if "tip_angle_at_least" in t and not angle >= t["tip_angle_at_least"]:
+            continue
+        if longest.value > t["blade_longer_than_mm"]:
+            return longest
+    return None
+
+
+def _best_by_group(signals: list[Signal]) -> dict[str, Signal]:
+    best: dict[str, Signal] = {}
+    for s in signals:
+        cur = best.get(s.group)
+        if cur is None or (s.weight, -_DETECTOR_ORDER[s.detector]) > (cur.weight, -_DETECTOR_ORDER[cur.detector]):
+            best[s.group] = s
+    return best
+
+
+def rule_hit(rule: Rule, family: Family, ls: ListingSignals) -> Hit | None:
+    """Does `rule` fire on these signals? Returns the hit with its evidence."""
+    signals = ls.by_rule.get(rule.id, [])
+    groups = _best_by_group(signals)
+    if rule.category:
+        if rule.category.outside and _under(ls.category, [_normal_path(p) for p in rule.category.outside]):
+            return None
+        if rule.category.inside and not _under(ls.category, [_normal_path(p) for p in rule.category.inside]):
+            return None
+    for req in rule.requires:
+        if not (any(g in groups for g in req.groups)
+                or _under(ls.category, [_normal_path(p) for p in req.categories])
+                or any(ls.patterns.get(p) for p in req.patterns)):
+            return None
+    threshold = rule.threshold if rule.threshold is not None else family.defaults.threshold
+    contributing = [s for s in groups.values() if s.weight > 0]
+    score = sum(s.weight for s in contributing)
+    for name, weight in rule.patterns.items():
+        found = ls.patterns.get(name)
+        if found and weight > 0:
+            score += weight
+            contributing.append(found[0])
+    measured = _measurement(rule, groups, ls.patterns)
+    if measured is not None:
+        score = max(score, threshold)
+        contributing.append(measured)
+    if score < threshold or not contributing:
+        return None
+    d = family.defaults
+    excess = min(1.0, (score - threshold) / threshold) if threshold else 1.0
+    confidence = d.confidence_at_threshold + (d.confidence_max - d.confidence_at_threshold) * excess
+    if all(s.detector == "fuzzy" for s in contributing):
+        confidence *= d.fuzzy_factor
+    evidence = _evidence(contributing, signals)
+    return Hit(rule.id, round(confidence, 3), rule.reason, evidence)
+
+
+def _evidence(contributing: list[Signal], signals: list[Signal]) -> list[Evidence]:
+    """Every span of the contributing groups and patterns, each once, in reading order."""
+    groups = {(s.detector == "pattern", s.group) for s in contributing}
+    seen, out = set(), []
+    for s in [*contributing, *signals]:
+        if (s.detector == "pattern", s.group) not in groups:
+            continue
+        key = (s.field, s.start, s.end)
+        if key not in seen:
+            seen.add(key)
+            out.append(s.evidence())
+    return out
+
+
+def _targets(markets: Markets, target_markets: list[str] | None) -> set[str] | None:
+    return None if not target_markets else markets.expand(target_markets)
+
+
+def _applies(rule: Rule, markets: Markets, targets: set[str] | None, as_of: dt.date) -> bool:
+    if rule.effective is not None and as_of < rule.effective:
+        return False
+    if "*" in rule.markets or targets is None:
+        return True
+    return bool(markets.expand(rule.markets) & targets)
+
+
+def finding_for(hit: Hit, rule: Rule) -> Finding:
+    return Finding(rule=rule.id, grade=rule.grade, points=rule.points, blocked_markets=list(rule.markets),
+                   confidence=hit.confidence, reason=hit.reason, evidence=hit.evidence, outcome=rule.outcome)
+
+
+def verdict(listing_id: str, target_markets: list[str] | None, ls: ListingSignals, rulesets: Rulesets,
+            as_of: dt.date, model_version: str, excepted: set[str] = frozenset()) -> Verdict:
+    """The verdict for one listing. `excepted` names rules snoozed for this merchant: noted, not applied."""
+    targets = _targets(rulesets.markets, target_markets)
+    hits: dict[str, Hit] = {}
+    for family in rulesets.families.values():
+        for rule in family.rules:
+            if rule.id in ls.by_rule or rule.measurement or rule.category:
+                hit = rule_hit(rule, family, ls)
+                if hit is not None:
+                    hits[rule.id] = hit
+    for hit in ls.hits:
+        hits.setdefault(hit.rule, hit)
+    findings, notes = [], []
+    for rule_id, hit in hits.items():
+        rule = rulesets.rules[rule_id]
+        if not _applies(rule, rulesets.markets, targets, as_of):
+            continue
+        if rule_id in excepted:
+            notes.append(f"excepted: {rule_id}")
+            continue
+        findings.append(finding_for(hit, rule))
+    findings.sort(key=lambda f: (-DECISION_ORDER[f.outcome], -_GRADE_ORDER[f.grade], -f.points,
+                                 -f.confidence, f.rule))
+    decision = findings[0].outcome if findings else "pass"
+    blocked: set[str] = set()
+    for f in findings:
+        if f.outcome in ("block", "restrict"):
+            blocked |= set(f.blocked_markets)
+    blocked_markets = ["*"] if "*" in blocked else sorted(blocked)
+    return Verdict(listing_id=listing_id, decision=decision, blocked_markets=blocked_markets,
+                   points=sum(f.points for f in findings), findings=findings,
+                   ruleset_version=rulesets.version, model_version=model_version, as_of=as_of.isoformat(),
+                   notes=notes)
