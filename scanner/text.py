@@ -27,7 +27,9 @@ LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"
 LEET_ALT = str.maketrans({"1": "l"})
 _LEET_TOKEN = re.compile(r"[a-z0-9@$!|€]*[a-z][a-z0-9@$!|€]*[0-9@$!|€][a-z0-9@$!|€]*"
                          r"|[a-z0-9@$!|€]*[0-9@$!|€][a-z0-9@$!|€]*[a-z][a-z0-9@$!|€]*")
-_QUANTITY = re.compile(r"[0-9.]+[a-z]{0,4}|[a-z]{0,2}[0-9.]+")
+# Measurements are the common digit-and-letter tokens and never leetspeak: skip them cheaply.
+_QUANTITY = re.compile(r"[0-9.]+(?:mm|cm|m|km|in|ml|l|mg|g|kg|lb|lbs|oz|pcs|pc|w|kw|v|mah|ah|hz|khz|mhz|"
+                       r"ghz|gb|tb|mb|k|x|s|h|th|st|nd|rd|ft|db|p|d)?|[a-z]{0,2}[0-9.]+")
 # Four or more single letters (or digits, for leetspeak) split by up to three separators.
 _SPACED = re.compile(r"(?<![^\W_])(?:[^\W_][\s.\-_*·•,/|+~'\"]{1,3}){3,}[^\W_](?![^\W_])")
 _SEPARATOR = re.compile(r"[\s.\-_*·•,/|+~'\"]")

@@ -17,6 +17,7 @@ from scanner.text import Doc, normalise_term, variants
 
 BOUNDARY_BY_LANGUAGE = {"zh": "none", "ja": "none", "ko": "none", "th": "none", "ar": "none",
                         "ru": "prefix", "tr": "prefix", "de": "prefix"}
+PREFIX_MIN_LENGTH = 6  # a shorter stem would match too many unrelated words ("muşta" in "mustard")
 _JOINERS = re.compile(r"[\s\-]+")
 
 
@@ -57,7 +58,10 @@ class KeywordIndex:
 
         def add(terms: Terms, rule: str, group: str, kind: str, weight: float) -> None:
             for lang, term in terms.items():
-                ref = TermRef(rule, group, kind, term, BOUNDARY_BY_LANGUAGE.get(lang, "word"), weight)
+                boundary = BOUNDARY_BY_LANGUAGE.get(lang, "word")
+                if boundary == "prefix" and len(term) < PREFIX_MIN_LENGTH:
+                    boundary = "word"
+                ref = TermRef(rule, group, kind, term, boundary, weight)
                 for key in term_variants(term):
                     entries.setdefault(key, []).append(ref)
 

@@ -78,6 +78,18 @@ class PatternIndex:
         factor = self._units[name].get(unit)
         return None if factor is None else number * factor
 
+    def _nearest(self, sdoc, s: int, e: int, window: int, name: str) -> str | None:
+        """Whether the nearest telling word around tokens s..e is a context or an exclude word."""
+        for distance in range(1, window + 1):
+            for k in (s - distance, e - 1 + distance):
+                if 0 <= k < len(sdoc):
+                    word = sdoc[k].lower_
+                    if word in self._exclude[name]:
+                        return "exclude"
+                    if word in self._context[name]:
+                        return "context"
+        return None
+
     def find(self, doc: Doc, families: set[str], field_key: str | None = None) -> list[PatternMatch]:
         """Quantities in `doc` for patterns of the given families; `field_key` is the attribute name."""
         if not doc.text or not any(f in families for f in self.family_of.values()):
@@ -89,13 +101,12 @@ class PatternIndex:
             if self.family_of[name] not in families:
                 continue
             d = self.definitions[name]
-            lo, hi = max(0, s - d.window), min(len(sdoc), e + d.window)
-            nearby = {t.lower_ for t in sdoc[lo:hi]} - {t.lower_ for t in sdoc[s:e]}
-            if nearby & self._exclude[name]:
+            context = self._nearest(sdoc, s, e, d.window, name)
+            if context == "exclude":
                 continue
             keyed = self._keyed(name, field_key)
             fused_ratio = d.kind == "ratio" and any(c in sdoc[s].lower_ for c in self._context[name])
-            if self._context[name] and not (keyed or fused_ratio or nearby & self._context[name]):
+            if self._context[name] and not (keyed or fused_ratio or context == "context"):
                 continue
             span = sdoc[s:e]
             value = self._value(name, span)
