@@ -87,6 +87,12 @@ REQUIRED_MESSAGES = (
 )
 
 
+class Confidence(_Strict):
+    table: float = Field(ge=0, le=1)        # category, device-type table or NMPA number
+    claim_only: float = Field(ge=0, le=1)   # a medical-purpose claim is all there is
+    unverified: float = Field(ge=0, le=1)
+
+
 class MedicalConfig(_Strict):
     categories: list[CategoryEntry]
     claim_only_excluded_categories: list[str] = []
@@ -101,6 +107,7 @@ class MedicalConfig(_Strict):
     everyday_goods: list[DeviceType] = []
     certificates: CertificateSettings
     messages: dict[str, str]
+    confidence: Confidence
     example_certificates: list[dict[str, Any]] = []
 
     _claims = field_validator("claim_phrases", "drug_forms")(_lang_lists)
