@@ -116,3 +116,21 @@ class MedicalAssessor:
             return True
         targets = {m.upper() for m in listing.target_markets}
         return "*" in targets or bool(targets & self.ce_markets)
+
+
+def build_verifier(store=None) -> Verifier | None:
+    """A verifier from the environment (SCANNER_OPENFDA_URL / SCANNER_NMPA_URL), cached in the
+    store when one is given; None when neither is configured (offline: uploaded fields count)."""
+    from scanner.medical.http import MemoryCache, StoreCache
+    from scanner.medical.nmpa import NmpaClient
+    from scanner.medical.openfda import OpenFdaClient
+
+    cache = StoreCache(store) if store is not None else MemoryCache()
+    fda, nmpa = OpenFdaClient.from_env(cache=cache), NmpaClient.from_env(cache=cache)
+    return Verifier(fda, nmpa) if fda or nmpa else None
+
+
+def load_assessor(family, store=None, markets: Any = None) -> MedicalAssessor:
+    """The assessor with the stored FDA table (if any) and the configured verifier."""
+    rows = store.fda_classification() if store is not None else None
+    return MedicalAssessor(family, fda_rows=rows or None, verifier=build_verifier(store), markets=markets)
