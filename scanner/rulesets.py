@@ -186,7 +186,7 @@ class Defaults(_Strict):
     threshold: float = 1.0
     fuzzy_cutoff: float = 88.0
     fuzzy_min_length: int = 6
-    fuzzy_factor: float = 0.9            # a fuzzy hit counts this fraction of its group's weight
+    fuzzy_factor: float = 0.9            # confidence factor when all evidence is fuzzy
     confidence_at_threshold: float = 0.85
     confidence_max: float = 0.99
     allow_words: list[str] = []          # ordinary words fuzzy matching must never turn into a term

@@ -76,6 +76,11 @@ def _confusable_fold() -> dict[str, str]:
                 fold.setdefault(other, char.lower())
             elif other.isascii() and other.isalpha() and not char.isascii():
                 fold.setdefault(char, other.lower())
+    # text is case-folded before this table is used: give lower-case forms their capital's mapping
+    for char, target in list(fold.items()):
+        lower = char.lower()
+        if lower != char and len(lower) == 1:
+            fold.setdefault(lower, target)
     return fold
 
 

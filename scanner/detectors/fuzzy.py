@@ -52,9 +52,9 @@ class FuzzyIndex:
                     for _, term in group.items():
                         word = normalise_term(term)
                         if _WORD.fullmatch(word) and len(word) >= d.fuzzy_min_length:
-                            refs.setdefault(word, []).append(
-                                FuzzyRef(rule.id, group.name, term, group.weight * d.fuzzy_factor,
-                                         d.fuzzy_cutoff))
+                            ref = FuzzyRef(rule.id, group.name, word, group.weight, d.fuzzy_cutoff)
+                            if ref not in refs.setdefault(word, []):
+                                refs[word].append(ref)
         self.refs = refs
         self.choices = list(refs)
         self.allow = allow

@@ -1,0 +1,178 @@
+import datetime as dt
+
+import pytest
+
+from scanner import Scanner
+from scanner.listing import Listing, RecordError
+
+AS_OF = "2022-02-01"
+
+
+@pytest.fixture(scope="module")
+def scanner():
+    return Scanner.load()
+
+
+def listing(title, **kw):
+    return {"listing_id": kw.pop("listing_id", "L-1"), "merchant_id": "M-1", "title": title, **kw}
+
+
+def check_evidence(data, verdict):
+    for f in verdict.findings:
+        for e in f.evidence:
+            if e.field == "title":
+                assert data["title"][e.start:e.end] == e.text
+            elif e.field == "description":
+                assert data["description"][e.start:e.end] == e.text
+
+
+def test_plain_dict_and_listing_object_give_the_same_verdict(scanner):
+    data = listing("Compound crossbow 175 lbs with scope")
+    a = scanner.scan(data, as_of=AS_OF)
+    b = scanner.scan(Listing(**data), as_of=AS_OF)
+    assert a.to_dict() == b.to_dict()
+    assert a.decision == "block" and a.points == 6 and a.blocked_markets == ["*"]
+    assert a.findings[0].grade == "A" and a.findings[0].evidence[0].detector == "keyword"
+    check_evidence(data, a)
+
+
+def test_ordinary_listing_passes(scanner):
+    v = scanner.scan(listing("Stainless steel water bottle 750ml double wall"), as_of=AS_OF)
+    assert v.decision == "pass" and v.findings == [] and v.points == 0 and v.blocked_markets == []
+
+
+def test_obfuscations_fire_and_point_at_the_original(scanner):
+    for title, expected in [("S.i.l.d.e.n.a.f.i.l 50mg tabs", "S.i.l.d.e.n.a.f.i.l"),
+                            ("V1agra 100mg generic", "V1agra"),
+                            ("Vi\u0430gr\u0430 generic 20 tabs", "Vi\u0430gr\u0430"),
+                            ("cr0ssb0w hunting 150lbs", "cr0ssb0w"),
+                            ("sil\u200bdenafil powder", "sil\u200bdenafil"),
+                            ("Sildenaffil citrate tablets", "Sildenaffil")]:
+        data = listing(title)
+        v = scanner.scan(data, as_of=AS_OF)
+        assert v.decision == "block", title
+        texts = [e.text for f in v.findings for e in f.evidence]
+        assert expected in texts, (title, texts)
+        check_evidence(data, v)
+
+
+def test_fuzzy_match_is_marked_fuzzy(scanner):
+    v = scanner.scan(listing("Tadalafli 20mg tablets"), as_of=AS_OF)
+    assert v.findings[0].evidence[0].detector == "fuzzy"
+
+
+def test_crossbody_never_becomes_crossbow(scanner):
+    assert scanner.scan(listing("Crossbody bag women leather"), as_of=AS_OF).decision == "pass"
+
+
+def test_html_description_offsets(scanner):
+    data = listing("Pod kit 1000mAh", description="<p>Flavours: mango</p><br><b>VG/PG 70/30</b> nic salt 20mg",
+                   category="Consumer Electronics > Electronic Cigarettes")
+    v = scanner.scan(data, as_of=AS_OF)
+    assert [f.rule for f in v.findings] == ["e_cigarette/e_liquid"]
+    check_evidence(data, v)
+
+
+def test_category_constraint(scanner):
+    inside = scanner.scan(listing("Box mod 200W dual 18650",
+                                  category="Consumer Electronics > Electronic Cigarettes > Mods"), as_of=AS_OF)
+    outside = scanner.scan(listing("Box mod 200W dual 18650", category="Home & Garden"), as_of=AS_OF)
+    assert inside.decision == "pass"
+    assert [f.rule for f in outside.findings] == ["e_cigarette/outside_category"]
+    assert outside.points == 2 and outside.findings[0].grade == "B"
+
+
+def test_points_once_per_rule(scanner):
+    v = scanner.scan(listing("Dagger dagger push dagger boot dagger", description="Dagger. Dagger."), as_of=AS_OF)
+    assert len(v.findings) == 1 and v.points == 6
+
+
+def test_findings_ordered_most_severe_first(scanner):
+    v = scanner.scan(listing("Trench knife dagger with brass knuckles guard"), as_of=AS_OF)
+    assert [f.rule for f in v.findings] == ["controlled_instrument/knife", "controlled_instrument/general"]
+    assert v.points == 8
+
+
+def test_knife_measurement_thresholds(scanner):
+    def decide(title, **attrs):
+        return scanner.scan(listing(title, attributes=attrs), as_of=AS_OF).decision
+    assert decide("Hunting knife fixed blade", **{"Blade Length": "23cm"}) == "block"      # > 220 mm
+    assert decide("Hunting knife clip point", **{"Blade Length": "16cm"}) == "block"       # pointed, > 150
+    assert decide("Hunting knife", **{"Blade Length": "16cm"}) == "pass"                   # tip unknown
+    assert decide("Hunting knife", **{"Blade Length": "16cm", "Tip Angle": "40°"}) == "block"
+    assert decide("Hunting knife round tip", **{"Blade Length": "20cm"}) == "pass"
+    assert decide("Chef knife kitchen", **{"Blade Length": "25cm"}) == "pass"              # exempt
+    assert decide("Outdoor knife 10 inch blade") == "block"                                  # 254 mm
+    assert decide("Outdoor knife, total length 24 inch, 3 inch blade") == "pass"
+
+
+def test_effective_date_and_as_of(scanner):
+    data = listing("Nicotine salt e-liquid 30ml")
+    assert scanner.scan(data, as_of="2021-11-01").decision == "pass"
+    assert scanner.scan(data, as_of=dt.date(2022, 1, 1)).decision == "block"
+    assert scanner.scan(data).as_of == dt.date.today().isoformat()
+
+
+def test_versions_are_recorded(scanner):
+    v = scanner.scan(listing("anything"), as_of=AS_OF)
+    assert v.ruleset_version == scanner.ruleset_version and v.model_version == scanner.model_version
+    assert v.as_of == AS_OF
+
+
+def test_scan_many_keeps_input_order(scanner):
+    items = [listing(t, listing_id=f"L-{i}") for i, t in enumerate(["dagger", "socks", "taser", "mug"] * 50)]
+    out = list(scanner.scan_many(items, as_of=AS_OF))
+    assert [v.listing_id for v in out] == [i["listing_id"] for i in items]
+    assert [v.decision for v in out[:4]] == ["block", "pass", "block", "pass"]
+
+
+@pytest.mark.parametrize("bad,field", [
+    ({"merchant_id": "M", "title": "x"}, "listing_id"),
+    ({"listing_id": "L", "merchant_id": "M", "title": 5}, "title"),
+    ({"listing_id": "L", "merchant_id": "M", "title": "x", "attributes": {"a": 1}}, "attributes.a"),
+    ({"listing_id": "L", "merchant_id": "M", "title": "x" * 5000}, "title"),
+])
+def test_bad_listing_names_record_and_field(scanner, bad, field):
+    with pytest.raises(RecordError) as err:
+        scanner.scan(bad)
+    assert err.value.field == field
+    assert "listing" in err.value.record
+
+
+def test_unknown_fields_are_ignored(scanner):
+    v = scanner.scan({**listing("taser 50000v"), "colour": "red"}, as_of=AS_OF)
+    assert v.decision == "block"
+
+
+def test_hard_negatives_pass(scanner):
+    for title in ["Vape-free zone sign", "Car cigarette lighter adapter", "Photoelectric smoke detector",
+                  "Nicotine patch 21mg step 1", "Condoms ultra thin 12pcs", "Kitchen chef knife 8 inch",
+                  "Knife sharpener diamond", "Pepper grinder electric", "Dog training collar with shock",
+                  "Nylon cable ties 100pcs", "Archery recurve bow 30lbs", "Long lasting lipstick matte",
+                  "Cool mist humidifier", "Stunning sequin dress", "Bow shackle 316 stainless"]:
+        v = scanner.scan(listing(title, target_markets=["US"]), as_of=AS_OF)
+        assert v.decision == "pass", (title, [(f.rule, [e.text for e in f.evidence]) for f in v.findings])
+
+
+def test_review_rule_does_not_block(scanner):
+    from scanner.policy import ListingSignals, verdict
+    from scanner.detectors.base import Hit
+    rs = scanner.rulesets
+    ls = ListingSignals(category="")
+    review_rule = next(r for r in rs.rules.values() if r.outcome == "review")
+    ls.hits.append(Hit(review_rule.id, 0.7, "needs a person", []))
+    v = verdict("L", None, ls, rs, dt.date(2022, 2, 1), "none")
+    assert v.decision == "review" and v.blocked_markets == [] and v.points == review_rule.points
+
+
+def test_restricted_market_only_when_targeted(scanner):
+    from scanner.policy import ListingSignals, verdict
+    from scanner.detectors.base import Hit
+    rs = scanner.rulesets
+    rule = next(r for r in rs.rules.values() if r.outcome == "restrict" and r.markets == ["US"])
+    ls = ListingSignals(category="")
+    ls.hits.append(Hit(rule.id, 0.9, "r", []))
+    day = max(dt.date(2022, 2, 1), rule.effective or dt.date(2022, 2, 1))
+    assert verdict("L", ["DE"], ls, rs, day, "none").decision == "pass"
+    hit = verdict("L", ["US", "CA"], ls, rs, day, "none")
+    assert hit.decision == "restrict" and hit.blocked_markets == ["US"]

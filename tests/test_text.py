@@ -1,0 +1,80 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scanner.text import normalise, normalise_term, variants
+
+texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
+htmlish = st.lists(st.sampled_from(["<p>", "</p>", "<br>", "&amp;", "&lt;", "&#233;", "<b>", "</b>", "e-liquid",
+                                    "Vi\u0430gra", "s i l d e n a f i l", "c r 0 s s", "\u200b", "\u00ad",
+                                    "ｆｕｌｌ", "é", " ", "x", "<script>alert(1)</script>"]), max_size=20).map("".join)
+
+
+def _check_spans(doc):
+    n = len(doc.text)
+    for i in range(n):
+        for j in range(i + 1, min(n, i + 6) + 1):
+            start, end = doc.span(i, j)
+            assert 0 <= start <= end <= len(doc.original)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_every_normalised_span_maps_inside_the_original(value):
+    doc = normalise(value)
+    _check_spans(doc)
+    for view in variants(doc):
+        _check_spans(view)
+
+
+@settings(max_examples=300, deadline=None)
+@given(htmlish)
+def test_html_spans_map_inside_the_original(value):
+    doc = normalise(value, html=True)
+    _check_spans(doc)
+    assert "alert" not in doc.text  # script content is not text
+
+
+def test_evidence_quotes_the_original():
+    value = "Buy Vi\u0430gr\u0430 now"  # Cyrillic а
+    doc = normalise(value)
+    i = doc.text.index("viagra")
+    start, end, text = doc.quote(i, i + 6)
+    assert text == value[start:end] == "Vi\u0430gr\u0430"
+
+
+def test_html_entities_and_tags_map_back():
+    value = "<p>Nic salt &amp; <b>E-Liquid</b></p>"
+    doc = normalise(value, html=True)
+    i = doc.text.index("e-liquid")
+    assert doc.quote(i, i + 8)[2] == "E-Liquid"
+    j = doc.text.index("&")
+    assert doc.quote(j, j + 1)[2] == "&amp;"
+
+
+def test_invisible_characters_and_width_are_removed():
+    assert normalise("sil\u200bden\u00adafil").text == "sildenafil"
+    assert normalise("ＳＩＬＤＥＮＡＦＩＬ").text == "sildenafil"
+    assert normalise("Sildénafil").text == "sildenafil"
+
+
+def test_other_scripts_are_not_latinised():
+    assert normalise("Нож-бабочка").text == "нож-бабочка"
+
+
+def test_leetspeak_only_as_a_variant():
+    doc = normalise("4K TV s1ldenafil")
+    assert doc.text == "4k tv s1ldenafil"
+    assert any("sildenafil" in v.text for v in variants(doc))
+
+
+def test_split_letters_are_joined_in_a_variant():
+    doc = normalise("S.i.l.d.e.n.a.f.i.l 50mg")
+    joined = [v for v in variants(doc) if "sildenafil" in v.text]
+    assert joined
+    v = joined[0]
+    i = v.text.index("sildenafil")
+    assert v.quote(i, i + 10)[2] == "S.i.l.d.e.n.a.f.i.l"
+
+
+def test_terms_normalise_like_text():
+    assert normalise_term("  E-Liquid ") == "e-liquid"
