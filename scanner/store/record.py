@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import sqlalchemy as sa
 
@@ -50,15 +50,17 @@ def _outcome(v: Verdict) -> str:
                             [(f.rule, f.outcome, f.points, sorted(f.blocked_markets)) for f in v.findings])
 
 
-def _flag_rules(v: Verdict, flag_below: float | None) -> dict[str, str]:
-    """rule -> reason for findings a person must review (review outcome, or low confidence)."""
+def _flag_rules(v: Verdict, flag_below: float | Mapping[str, float] | None) -> dict[str, str]:
+    """rule -> reason for findings a person must review (review outcome, or low confidence).
+    `flag_below` is one confidence threshold, or one per rule id (from the rulesets)."""
     out: dict[str, str] = {}
     for f in v.findings:
         if f.outcome == EXCEPTED:
             continue
+        below = flag_below.get(f.rule) if isinstance(flag_below, Mapping) else flag_below
         if f.outcome == REVIEW:
             out.setdefault(f.rule, f.reason)
-        elif flag_below is not None and f.confidence < flag_below:
+        elif below is not None and f.confidence < below:
             out.setdefault(f.rule, f"low confidence {f.confidence:.2f}: {f.reason}")
     return out
 
@@ -69,7 +71,7 @@ def _chunks(seq: Sequence, n: int = IN_CHUNK):
 
 
 def record_items(conn: sa.Connection, items: list[Item], now: dt.datetime, run_id: int | None = None,
-                 flag_below: float | None = None) -> Counter:
+                 flag_below: float | Mapping[str, float] | None = None) -> Counter:
     """Record a batch inside the caller's transaction; returns counts (verdict rows, flags, charges)."""
     counts: Counter = Counter()
     if not items:

@@ -220,6 +220,28 @@ class Store:
                                         .where(t.c.listing_id.in_(ids[i:i + 500]))).all())
         return out
 
+    def scan_state(self, listing_ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+        """listing_id -> (scan_key, current decision) for the stored ones."""
+        t = T["listings"]
+        ids = sorted(set(listing_ids))
+        out: dict[str, tuple[str, str | None]] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                for lid, key, decision in conn.execute(sa.select(t.c.listing_id, t.c.scan_key, t.c.decision)
+                                                       .where(t.c.listing_id.in_(ids[i:i + 500]))):
+                    out[lid] = (key, decision)
+        return out
+
+    def update_scan_keys(self, scan_keys: dict[str, str]) -> None:
+        """Mark listings as up to date under a new scan key without a new verdict."""
+        if not scan_keys:
+            return
+        t = T["listings"]
+        with self.engine.begin() as conn:
+            conn.execute(t.update().where(t.c.listing_id == sa.bindparam("b_id"))
+                         .values(scan_key=sa.bindparam("key")),
+                         [{"b_id": k, "key": v} for k, v in sorted(scan_keys.items())])
+
     def history(self, listing_id: str) -> list[dict[str, Any]]:
         v, f = T["verdicts"], T["findings"]
         with self.engine.connect() as conn:
