@@ -162,6 +162,7 @@ class Identifier:
         self.class1_codes = {c for t in config.class1_medical for c in t.fda_product_codes}
         self.device_classes = set(config.fda_device_classes)
         self.fda = FdaIndex(fda_rows, config) if fda_rows else None
+        self._category_cache: dict[str, tuple[bool, str | None, bool]] = {}
 
     # -- text scanning -----------------------------------------------------------------
     def scan(self, text: str) -> list[tuple[int, int, str, str | None]]:
@@ -189,6 +190,22 @@ class Identifier:
             if category == path or category.startswith(path + " >") or category.startswith(path + ">"):
                 return path
         return None
+
+    def _category(self, raw: str) -> tuple[bool, str | None, bool]:
+        """(medical-device category?, its device type, claim-only excluded?) — cached per path."""
+        hit = self._category_cache.get(raw)
+        if hit is None:
+            category = normalise(raw).text.strip() if raw else ""
+            medical, dtype = False, None
+            for path, path_type in self.categories:
+                if category and self._in_category(category, [path]):
+                    medical, dtype = True, path_type
+                    break
+            excluded = bool(category) and self._in_category(category, self.claim_excluded) is not None
+            hit = (medical, dtype, excluded)
+            if len(self._category_cache) < 100_000:
+                self._category_cache[raw] = hit
+        return hit
 
     # -- identification ------------------------------------------------------------------
     def identify(self, listing: Listing, docs: dict[str, Doc] | None = None) -> Identification:
@@ -221,16 +238,11 @@ class Identifier:
                     ident.nmpa.append(parsed)
                     ident.evidence.append(Evidence(fname, s, e, quote, "pattern"))
                     ident.why.append(f"NMPA number {parsed.raw} (class {parsed.device_class})")
-        category = normalise(listing.category).text.strip() if listing.category else ""
-        cat_type = None
-        if category:
-            for path, dtype in self.categories:
-                if self._in_category(category, [path]):
-                    ident.category = True
-                    cat_type = dtype
-                    ident.evidence.append(Evidence("category", 0, len(listing.category), listing.category, "keyword"))
-                    ident.why.append(f"listed in the medical-device category {listing.category!r}")
-                    break
+        medical_cat, cat_type, excluded = self._category(listing.category or "")
+        if medical_cat:
+            ident.category = True
+            ident.evidence.append(Evidence("category", 0, len(listing.category), listing.category, "keyword"))
+            ident.why.append(f"listed in the medical-device category {listing.category!r}")
         claims = hits.get("claim", [])
         if claims:
             ident.claim = True
@@ -263,7 +275,6 @@ class Identifier:
                 ident.why.append(f"names the device type {dtype.label} ({quote!r})")
 
         drug = any(h[0] == "title" for h in hits.get("drug", []))
-        excluded = bool(category) and self._in_category(category, self.claim_excluded) is not None
         claim_device = ident.claim and not drug and not excluded
         ident.is_device = bool(ident.types or ident.nmpa or ident.category or claim_device)
         if not ident.is_device:
