@@ -7,8 +7,9 @@ points, blocked markets and effective dates from the YAML and filters by target 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 

@@ -16,8 +16,8 @@ import csv
 import io
 import json
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 ROW_FIELDS = ("product_code", "device_name", "device_class", "regulation_number", "medical_specialty",
               "submission_type", "definition")
@@ -65,7 +65,7 @@ def read_foiclass(data: bytes, source: str = "foiclass.txt") -> Iterator[dict]:
         if len(fields) != len(header):
             raise FdaFileError(source, line, "(row)", f"has {len(fields)} columns, expected {len(header)}")
 
-        def get(col: str) -> str:
+        def get(col: str, fields: list[str] = fields) -> str:
             i = idx.get(col)
             return fields[i] if i is not None else ""
 

@@ -187,7 +187,7 @@ class Identifier:
 
     def _in_category(self, category: str, paths: list[str]) -> str | None:
         for path in paths:
-            if category == path or category.startswith(path + " >") or category.startswith(path + ">"):
+            if category == path or category.startswith((path + " >", path + ">")):
                 return path
         return None
 

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 
 from bs4 import BeautifulSoup
 
-from scanner.medical.http import Cache, HttpError, HttpSettings, LookupResult, MemoryCache, fetch, make_session
+from scanner.medical.http import (
+    Cache,
+    HttpError,
+    HttpSettings,
+    LookupResult,
+    MemoryCache,
+    fetch,
+    make_session,
+)
 
 ORIGINS = {"准": "domestic", "进": "imported", "许": "hk_mo_tw"}
 _HAN = "\u4e00-\u9fff"
@@ -160,7 +168,7 @@ class NmpaClient:
         self.ttl = ttl_seconds
 
     @classmethod
-    def from_env(cls, cache: Cache | None = None) -> "NmpaClient | None":
+    def from_env(cls, cache: Cache | None = None) -> NmpaClient | None:
         url = os.environ.get("SCANNER_NMPA_URL")
         return cls(url, cache=cache) if url else None
 
@@ -179,7 +187,7 @@ class NmpaClient:
             result.record = None if result.not_found else cached
             return result
         try:
-            status, body, ctype = fetch(self.session, self.settings, self.base_url + self.path, {"regno": key})
+            status, body, _ctype = fetch(self.session, self.settings, self.base_url + self.path, {"regno": key})
         except HttpError as exc:
             result.error = f"NMPA lookup of {key} failed: {exc}"
             return result

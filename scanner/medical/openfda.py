@@ -16,8 +16,15 @@ import json
 import os
 import re
 
-from scanner.medical.http import (Cache, HttpError, HttpSettings, LookupResult, MemoryCache, fetch,
-                                  make_session)
+from scanner.medical.http import (
+    Cache,
+    HttpError,
+    HttpSettings,
+    LookupResult,
+    MemoryCache,
+    fetch,
+    make_session,
+)
 
 OFFICIAL_URL = "https://api.fda.gov"
 K_NUMBER = re.compile(r"^(K|DEN)\d{6}$")
@@ -59,7 +66,7 @@ class OpenFdaClient:
         self.not_found_ttl = not_found_ttl_seconds
 
     @classmethod
-    def from_env(cls, cache: Cache | None = None, settings: HttpSettings | None = None) -> "OpenFdaClient | None":
+    def from_env(cls, cache: Cache | None = None, settings: HttpSettings | None = None) -> OpenFdaClient | None:
         """A client when SCANNER_OPENFDA_URL is set; None means offline (judge uploaded fields)."""
         url = os.environ.get("SCANNER_OPENFDA_URL")
         if not url:

@@ -134,7 +134,7 @@ class MedicalConfig(_Strict):
                 + [("everyday", t) for t in self.everyday_goods])
 
     @classmethod
-    def from_extra(cls, extra: dict[str, Any]) -> "MedicalConfig":
+    def from_extra(cls, extra: dict[str, Any]) -> MedicalConfig:
         try:
             config = cls.model_validate(extra)
         except ValidationError as exc:

@@ -29,7 +29,7 @@ def test_510k_found_and_cached(server):
     assert first.ok and not first.cached
     assert facts("510k", first.record) == {"product_code": "LPL", "device_name": "Lenses, Soft Contact, Daily Wear",
                                            "trade_name": "AquaView Daily 1-Day"}
-    path, query = server.requests[0]
+    _path, query = server.requests[0]
     assert query["search"] == ['k_number:"K201234"'] and query["api_key"] == ["secret-key"]
     second = c.lookup("510k", "K201234")
     assert second.ok and second.cached
