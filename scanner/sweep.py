@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 
 import orjson
 
-from scanner.listing import RecordError
+from scanner.listing import RecordError, parse_listing
 from scanner.store import Store, apply_exceptions, open_store
 from scanner.store import keys
 from scanner.store.record import Item
@@ -199,6 +199,12 @@ class Sweep:
         live_v, cand_v = self.versions()
         candidates = []
         for line, rec in records:
+            if not isinstance(rec, RecordError) and not all(
+                    isinstance(rec.get(k), str) and rec.get(k) for k in ("listing_id", "merchant_id")):
+                try:
+                    parse_listing(rec, line)    # names the field that is wrong
+                except RecordError as exc:
+                    rec = exc
             if isinstance(rec, RecordError):
                 quarantine.append((line, str(rec)))
                 continue

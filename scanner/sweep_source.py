@@ -18,7 +18,7 @@ _JSON_FIELDS = ("attributes", "keywords", "image_texts", "target_markets")
 def _table(store, name: str) -> sa.Table:
     md = sa.MetaData()
     try:
-        return sa.Table(name, md, autoload_with=store.engine)   # a bound name, never SQL text
+        return sa.Table(name, md, autoload_with=store.reader)   # a bound name, never SQL text
     except sa.exc.NoSuchTableError:
         raise SystemExit(f"scanner sweep: no table {name!r} in the configured database") from None
 
@@ -44,7 +44,7 @@ def read_source(source: str, store=None) -> Iterator[tuple[int, dict | RecordErr
     table = _table(store, source[len(TABLE_PREFIX):])
     order = list(table.primary_key.columns) or [c for c in table.columns if c.name == "listing_id"]
     query = sa.select(table).order_by(*order) if order else sa.select(table)
-    with store.engine.connect() as conn:
+    with store.reader.connect() as conn:
         result = conn.execution_options(yield_per=5000).execute(query)
         for i, row in enumerate(result, start=1):
             yield i, _row(dict(row._mapping), i)
@@ -54,7 +54,7 @@ def count_records(source: str, store=None) -> int | None:
     """How many records a source holds, when that is cheap to know (for the progress bar)."""
     if source.startswith(TABLE_PREFIX):
         table = _table(store, source[len(TABLE_PREFIX):])
-        with store.engine.connect() as conn:
+        with store.reader.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
     path = Path(source)
     suffix = path.suffix.lower()

@@ -17,7 +17,8 @@ def database_url(url: str | None = None) -> str:
     return url
 
 
-def make_engine(url: str | None = None) -> sa.Engine:
+def make_engine(url: str | None = None, readonly: bool = False) -> sa.Engine:
+    """readonly (SQLite): deferred transactions, which never wait for or hold the write lock."""
     url = database_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 60})
@@ -34,7 +35,8 @@ def make_engine(url: str | None = None) -> sa.Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")    # take the write lock up front: no upgrade deadlocks
+            # writers take the write lock up front (no lock-upgrade deadlocks); WAL readers never block
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)

@@ -43,11 +43,13 @@ class Store:
     def __init__(self, url: str | None = None, flag_confidence_below: float | None = None):
         self.url = database_url(url)
         self.engine = make_engine(self.url)
+        self.reader = make_engine(self.url, readonly=True) if self.engine.dialect.name == "sqlite" else self.engine
         # findings below this confidence open a review flag; the sweep sets it from the ruleset
         self.flag_confidence_below = flag_confidence_below
 
     def close(self) -> None:
         self.engine.dispose()
+        self.reader.dispose()
 
     def __enter__(self) -> "Store":
         return self
@@ -67,7 +69,7 @@ class Store:
             command.upgrade(cfg, revision)
 
     def counts(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return {name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
                     for name, t in T.items()}
 
@@ -87,13 +89,13 @@ class Store:
 
     def fda_classification(self) -> list[dict]:
         t = T["fda_classification"]
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(sa.select(t).order_by(t.c.product_code))]
 
     # --- lookup cache ------------------------------------------------------------------------
     def cache_get(self, namespace: str, key: str) -> dict | None:
         t = T["lookup_cache"]
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(sa.select(t.c.value).where(t.c.namespace == namespace, t.c.key == key,
                                                           t.c.expires_at > utcnow())).first()
         return None if row is None else row[0]
@@ -150,7 +152,7 @@ class Store:
         t = T["certificates"]
         out: dict[str, list[Certificate]] = {}
         mids = sorted(set(merchant_ids))
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             for i in range(0, len(mids), 500):
                 for m, data in conn.execute(sa.select(t.c.merchant_id, t.c.data)
                                             .where(t.c.merchant_id.in_(mids[i:i + 500]))
@@ -162,7 +164,7 @@ class Store:
         """merchant_id -> digest of its certificate set (merchants with none are absent)."""
         t = T["certificates"]
         per: dict[str, list[str]] = {}
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             for m, d in conn.execute(sa.select(t.c.merchant_id, t.c.digest)):
                 per.setdefault(m, []).append(d)
         return {m: keys.set_digest(ds) for m, ds in per.items()}
@@ -193,7 +195,7 @@ class Store:
     def active_exceptions_all(self, as_of: dt.date) -> dict[str, list[ActiveException]]:
         t = T["rule_exceptions"]
         out: dict[str, list[ActiveException]] = {}
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             for r in conn.execute(sa.select(t).where(t.c.revoked_at.is_(None), t.c.starts <= as_of,
                                                      t.c.expires >= as_of).order_by(t.c.id)):
                 out.setdefault(r.merchant_id, []).append(ActiveException(
@@ -214,7 +216,7 @@ class Store:
         t = T["listings"]
         ids = sorted(set(listing_ids))
         out: dict[str, str] = {}
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             for i in range(0, len(ids), 500):
                 out.update(conn.execute(sa.select(t.c.listing_id, t.c.scan_key)
                                         .where(t.c.listing_id.in_(ids[i:i + 500]))).all())
@@ -225,7 +227,7 @@ class Store:
         t = T["listings"]
         ids = sorted(set(listing_ids))
         out: dict[str, tuple[str, str | None]] = {}
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             for i in range(0, len(ids), 500):
                 for lid, key, decision in conn.execute(sa.select(t.c.listing_id, t.c.scan_key, t.c.decision)
                                                        .where(t.c.listing_id.in_(ids[i:i + 500]))):
@@ -244,7 +246,7 @@ class Store:
 
     def history(self, listing_id: str) -> list[dict[str, Any]]:
         v, f = T["verdicts"], T["findings"]
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(
                 sa.select(v).where(v.c.listing_id == listing_id).order_by(v.c.seq))]
             for r in rows:
@@ -255,7 +257,7 @@ class Store:
     def listings_of(self, merchant_id: str) -> list[dict]:
         """Stored content of a merchant's listings (for re-scans after certificate changes)."""
         t = T["listings"]
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return [keys.unpack_content(c) for (c,) in conn.execute(
                 sa.select(t.c.content).where(t.c.merchant_id == merchant_id, t.c.content.is_not(None))
                 .order_by(t.c.listing_id))]
@@ -268,7 +270,7 @@ class Store:
             q = q.where(t.c.listing_id == listing_id)
         if unresolved:
             q = q.where(t.c.resolved_at.is_(None))
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def decide_flag(self, flag_id: int, reviewer: str, decision: str, note: str = "") -> None:
@@ -288,7 +290,7 @@ class Store:
             q = q.where(t.c.merchant_id == merchant_id)
         if not include_reversed:
             q = q.where(t.c.reversed_at.is_(None))
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def merchant_points(self, merchant_id: str) -> int:
@@ -319,14 +321,14 @@ class Store:
 
     def unfinished_run(self, source: str, mode: str) -> dict | None:
         t = T["sweep_runs"]
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(sa.select(t).where(t.c.source == source, t.c.mode == mode,
                                                   t.c.status == "running").order_by(t.c.id.desc())).first()
         return None if row is None else dict(row._mapping)
 
     def done_chunks(self, run_id: int) -> dict[int, dict]:
         t = T["sweep_checkpoints"]
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return {c: counts for c, counts in conn.execute(
                 sa.select(t.c.chunk, t.c.counts).where(t.c.run_id == run_id))}
 
@@ -357,7 +359,7 @@ class Store:
 
     def quarantined(self, run_id: int) -> list[tuple[int, str]]:
         t = T["sweep_quarantine"]
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return list(conn.execute(sa.select(t.c.line, t.c.reason).where(t.c.run_id == run_id)
                                      .order_by(t.c.line)).all())
 
@@ -369,5 +371,5 @@ class Store:
 
     def run(self, run_id: int) -> dict:
         t = T["sweep_runs"]
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return dict(conn.execute(sa.select(t).where(t.c.id == run_id)).one()._mapping)
