@@ -37,7 +37,9 @@ class Scanner:
         for rule in rulesets.rules.values():
             for name in rule.patterns:
                 self._pattern_rules.setdefault(name, []).append(rule.id)
-        self._pattern_families = {f.family for f in rulesets.families.values() if f.pattern_definitions}
+        # patterns (spaCy) run only for a listing in which a rule that reads them has evidence
+        self._pattern_triggers = {r.id: set(r.measurement.applies_to if r.measurement else ())
+                                  for r in rulesets.rules.values() if r.patterns}
 
     @classmethod
     def load(cls, rulesets_dir: str | Path | None = None, models_dir: str | Path | None = None) -> Scanner:
@@ -93,10 +95,11 @@ class Scanner:
             explained.setdefault(name, []).append((m.start, m.end))
         fuzzy = [(name, f) for name, doc in docs for f in self.fuzzy.find(doc, explained.get(name, []))]
         self._add_terms(ls, matches, fuzzy)
-        families = {rule.split("/")[0] for rule in ls.by_rule} & self._pattern_families
+        families = {rule.split("/")[0] for rule, sigs in ls.by_rule.items() if rule in self._pattern_triggers
+                    and any(sg.weight > 0 or sg.group in self._pattern_triggers[rule] for sg in sigs)}
         if families:
             for name, doc in docs:
-                if name == "category":
+                if name == "category" or name.startswith("keywords"):
                     continue
                 key = name.split(".", 1)[1] if name.startswith("attributes.") else None
                 for p in self.patterns.find(doc, families, key):

@@ -25,8 +25,9 @@ INVISIBLE = frozenset("\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u2
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
                       "@": "a", "$": "s", "!": "i", "|": "l", "€": "e"})
 LEET_ALT = str.maketrans({"1": "l"})
-_LEET_TOKEN = re.compile(r"[a-z0-9@$!|€]*[a-z][a-z0-9@$!|€]*[0-9@$!|€][a-z0-9@$!|€]*"
-                         r"|[a-z0-9@$!|€]*[0-9@$!|€][a-z0-9@$!|€]*[a-z][a-z0-9@$!|€]*")
+# A word with a digit or symbol inside it ("v1agra", "cr0ssb0w", "$ildenafil", "5tun").
+_LEET_CANDIDATE = re.compile(r"(?<![a-z0-9])[a-z0-9$€]*[0-9@$!|€](?=[a-z0-9@$!|€]*[a-z])[a-z0-9@$!|€]*[a-z0-9]")
+_HAS_LETTER = re.compile(r"[a-z]")
 # Measurements are the common digit-and-letter tokens and never leetspeak: skip them cheaply.
 _QUANTITY = re.compile(r"[0-9.]+(?:mm|cm|m|km|in|ml|l|mg|g|kg|lb|lbs|oz|pcs|pc|w|kw|v|mah|ah|hz|khz|mhz|"
                        r"ghz|gb|tb|mb|k|x|s|h|th|st|nd|rd|ft|db|p|d)?|[a-z]{0,2}[0-9.]+")
@@ -100,17 +101,19 @@ def fold_char(char: str) -> str:
 
 
 _WORD = re.compile(r"[^\W_]+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_MIXED_WORD = re.compile(r"[^\W_]*[^\x00-\x7f][^\W_]*")
 
 
 def _fold_homoglyphs(text: str) -> str:
     """Fold look-alike letters inside words that mix them with Latin letters ("viаgrа"),
     or that consist only of look-alikes; a word wholly in another script is left alone."""
+    if text.isascii():
+        return text
     fold = _confusable_fold()
     out = None
-    for m in _WORD.finditer(text):
+    for m in _MIXED_WORD.finditer(text):
         word = m.group()
-        if word.isascii():
-            continue
         foldable = [c for c in word if c in fold]
         if not foldable:
             continue
@@ -140,14 +143,32 @@ def _fold_pieces(pieces: list[tuple[str, int, int]]) -> tuple[str, list[int], li
                 starts.extend([start] * len(piece))
                 ends.extend([end] * len(piece))
             continue
-        for k, char in enumerate(piece):
-            folded = char.lower() if char.isascii() else fold_char(char)
-            if not folded:
-                continue
-            s, e = (start + k, start + k + 1) if one_to_one else (start, end)
-            out.append(folded)
-            starts.extend([s] * len(folded))
-            ends.extend([e] * len(folded))
+        if not one_to_one:
+            for char in piece:
+                folded = char.lower() if char.isascii() else fold_char(char)
+                out.append(folded)
+                starts.extend([start] * len(folded))
+                ends.extend([end] * len(folded))
+            continue
+        pos = 0
+        for m in _NON_ASCII.finditer(piece):
+            if m.start() > pos:  # an ASCII run: one slice, two ranges
+                a, b = start + pos, start + m.start()
+                out.append(piece[pos:m.start()].lower())
+                starts.extend(range(a, b))
+                ends.extend(range(a + 1, b + 1))
+            for k in range(m.start(), m.end()):
+                folded = fold_char(piece[k])
+                if folded:
+                    out.append(folded)
+                    starts.extend([start + k] * len(folded))
+                    ends.extend([start + k + 1] * len(folded))
+            pos = m.end()
+        if pos < len(piece):
+            a, b = start + pos, start + len(piece)
+            out.append(piece[pos:].lower())
+            starts.extend(range(a, b))
+            ends.extend(range(a + 1, b + 1))
     return _fold_homoglyphs("".join(out)), starts, ends
 
 
@@ -249,24 +270,22 @@ def _derive(doc: Doc, text: str, keep: list[int] | None) -> Doc:
 
 def _leet(doc: Doc) -> list[Doc]:
     text = doc.text
-    if not _LEET_TOKEN.search(text):
+    spans = [(m.start(), m.end()) for m in _LEET_CANDIDATE.finditer(text)
+             if not _QUANTITY.fullmatch(m.group()) and _HAS_LETTER.search(m.group())]
+    if not spans:
         return []
     out = []
-    for table in (LEET, LEET_ALT):
+    for tables in ((LEET,), (LEET_ALT, LEET)):
         chars = list(text)
-        for m in _LEET_TOKEN.finditer(text):
-            token = m.group()
-            if _QUANTITY.fullmatch(token):
-                continue
-            if table is LEET_ALT:
-                token = token.translate(LEET_ALT).translate(LEET)
-            else:
-                token = token.translate(LEET)
-            chars[m.start():m.end()] = token
+        for start, end in spans:
+            token = text[start:end]
+            for table in tables:
+                token = token.translate(table)
+            chars[start:end] = token
         leet_text = "".join(chars)
         if leet_text != text and all(leet_text != d.text for d in out):
             out.append(_derive(doc, leet_text, None))
-        if "1" not in text:
+        if not any("1" in text[s:e] for s, e in spans):
             break
     return out
 

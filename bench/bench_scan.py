@@ -1,0 +1,145 @@
+"""Benchmark of the pre-publish path (no ML), on one core, beside a naive baseline.
+
+    .venv/bin/python bench/bench_scan.py [--n 50000]
+
+Prints µs per listing and listings/s for each stage (parse, normalise, keywords, fuzzy,
+patterns, policy) and in total, single-listing p50/p99, a naive one-regex baseline in the
+same process, and the keyword stage with ten times the terms.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import re
+import statistics
+import string
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import generate  # noqa: E402
+
+from scanner import Scanner  # noqa: E402
+from scanner.detectors.keywords import KeywordIndex  # noqa: E402
+from scanner.listing import parse_listing  # noqa: E402
+from scanner.policy import verdict  # noqa: E402
+from scanner.rulesets import TermGroup, load_rulesets  # noqa: E402
+from scanner.text import normalise  # noqa: E402
+
+AS_OF = dt.date(2022, 2, 1)
+
+
+def row(name: str, seconds: float, n: int) -> None:
+    us = seconds / n * 1e6
+    print(f"  {name:28} {us:10.1f} µs/listing {n / seconds:12,.0f} listings/s")
+
+
+def timed(fn, items):
+    t = time.perf_counter()
+    out = [fn(x) for x in items]
+    return time.perf_counter() - t, out
+
+
+def fields_of(listing):
+    fields = listing.text_fields()
+    if listing.category:
+        fields.append(("category", listing.category))
+    return fields
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=50_000)
+    ap.add_argument("--single", type=int, default=5_000)
+    ap.add_argument("--naive", type=int, default=300)
+    args = ap.parse_args()
+
+    raw = [orjson.dumps({k: v for k, v in d.items() if not k.startswith("_")}) for d in generate(args.n)]
+    chars = sum(len(r) for r in raw) / len(raw)
+    t0 = time.perf_counter()
+    scanner = Scanner.load()
+    print(f"Scanner.load: {time.perf_counter() - t0:.2f} s; {scanner.keywords.size:,} term spellings; "
+          f"{args.n:,} generated listings of ~{chars:.0f} bytes")
+    n = len(raw)
+
+    print("stages (one core):")
+    t_parse, listings = timed(lambda r: parse_listing(orjson.loads(r)), raw)
+    row("parse (orjson + validate)", t_parse, n)
+    t_norm, docsets = timed(lambda l: [(f, normalise(v, html=f == "description")) for f, v in fields_of(l)],
+                            listings)
+    row("normalise", t_norm, n)
+    t_kw, _ = timed(lambda ds: [scanner.keywords.find(d) for _, d in ds], docsets)
+    row("keywords", t_kw, n)
+    t_fz, _ = timed(lambda ds: [scanner.fuzzy.find(d, []) for _, d in ds], docsets)
+    row("fuzzy", t_fz, n)
+    t_sig, signals = timed(scanner.signals, listings)
+    families = {f.family for f in scanner.rulesets.families.values() if f.pattern_definitions}
+    row("all detectors (signals)", t_sig, n)
+    t_pat, _ = timed(lambda p: [scanner.patterns.find(d, families, None) for _, d in p], docsets[:5000])
+    row("patterns (if every listing triggered them)", t_pat, min(n, 5000))
+    t_pol, _ = timed(lambda p: verdict(p[0].listing_id, p[0].target_markets, p[1], scanner.rulesets, AS_OF,
+                                       "none"), list(zip(listings, signals)))
+    row("policy", t_pol, n)
+    if scanner.medical is not None:
+        t_med, _ = timed(lambda l: scanner.medical.assess(l, [], AS_OF), listings)
+        row("medical", t_med, n)
+
+    t = time.perf_counter()
+    decisions = [v.decision for v in scanner.scan_many((orjson.loads(r) for r in raw), as_of=AS_OF)]
+    total = time.perf_counter() - t
+    flagged = sum(d != "pass" for d in decisions)
+    print("total, end to end (parse → verdict):")
+    row("scan_many", total, n)
+    print(f"  flagged {flagged:,} of {n:,} ({100 * flagged / n:.1f} %)")
+
+    lat = []
+    for r in raw[:args.single]:
+        t = time.perf_counter()
+        scanner.scan(orjson.loads(r), as_of=AS_OF)
+        lat.append((time.perf_counter() - t) * 1e6)
+    lat.sort()
+    p50, p99 = statistics.median(lat), lat[int(len(lat) * 0.99) - 1]
+    print(f"single listing: p50 {p50:.0f} µs, p99 {p99:.0f} µs ({len(lat):,} listings)")
+
+    rulesets = scanner.rulesets
+    terms = sorted({t for r in rulesets.rules.values() for g in r.terms for _, t in g.items()})
+    naive = re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)), re.IGNORECASE)
+    sample = listings[:args.naive]
+    t_naive, _ = timed(lambda l: [naive.findall(v) for _, v in fields_of(l)], sample)
+    naive_us = t_naive / len(sample) * 1e6
+    ours_us = total / n * 1e6
+    print(f"naive baseline: one re alternation of {len(terms):,} terms, IGNORECASE ({len(sample)} listings)")
+    row("naive regex", t_naive, len(sample))
+    print(f"  speed-up of the whole scan over the naive keyword stage: {naive_us / ours_us:,.0f}×")
+
+    bigger = _ten_times_terms(rulesets)
+    flat = [d for ds in docsets for _, d in ds]
+    t_big, _ = timed(bigger.find, flat)
+    t_small, _ = timed(scanner.keywords.find, flat)
+    print(f"keyword stage with 10× the terms ({bigger.size:,} spellings vs {scanner.keywords.size:,}):")
+    row("keywords, 10× terms", t_big, n)
+    row("keywords, bundled terms", t_small, n)
+    print(f"  slow-down: {t_big / t_small:.2f}×")
+    return 0
+
+
+def _ten_times_terms(rulesets):
+    """The bundled rulesets plus nine made-up terms for every real one."""
+    rng = random.Random(0)
+    big = load_rulesets(rulesets.directory)
+    for rule in big.rules.values():
+        extra = []
+        for g in rule.terms:
+            count = sum(1 for _ in g.items()) * 9
+            words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(6, 12))) for _ in range(count)]
+            extra.append(TermGroup(name=g.name + " x10", weight=g.weight, en=words))
+        object.__setattr__(rule, "terms", [*rule.terms, *extra])
+    return KeywordIndex(big)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SCANNER = [sys.executable, "-m", "scanner.cli"]
+ROWS = [
+    {"listing_id": "A", "merchant_id": "M", "title": "Compound crossbow 175 lbs"},
+    {"listing_id": "B", "merchant_id": "M", "title": "Cotton socks 10 pairs", "keywords": ["socks"]},
+    {"listing_id": "C", "merchant_id": "M", "title": "Nic salt e-liquid 30ml", "target_markets": ["US"]},
+]
+
+
+def run(*args, cwd=None):
+    return subprocess.run([*SCANNER, *args], capture_output=True, text=True, cwd=cwd)
+
+
+def verdicts(path: Path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_jsonl_in_order_with_bad_lines_reported(tmp_path):
+    src = tmp_path / "l.jsonl"
+    lines = [json.dumps(ROWS[0]), "{not json", json.dumps({"listing_id": "X", "title": "no merchant"}),
+             json.dumps(ROWS[1]), "", json.dumps(ROWS[2])]
+    src.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "v.jsonl"
+    r = run("scan", str(src), "--as-of", "2022-02-01", "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    got = verdicts(out)
+    assert [v["listing_id"] for v in got] == ["A", "B", "C"]
+    assert [v["decision"] for v in got] == ["block", "pass", "block"]
+    assert f"{src}:2:" in r.stderr and "not valid JSON" in r.stderr
+    assert f"{src}:3:" in r.stderr and "merchant_id" in r.stderr and "'X'" in r.stderr
+    assert "scanned 3 listings, 2 bad records skipped" in r.stderr
+    assert "controlled_instrument/crossbow: 1" in r.stderr
+
+
+def test_stdout_is_the_default(tmp_path):
+    src = tmp_path / "l.jsonl"
+    src.write_text(json.dumps(ROWS[0]) + "\n")
+    r = run("scan", str(src), "--as-of", "2022-02-01")
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["findings"][0]["rule"] == "controlled_instrument/crossbow"
+
+
+def test_csv_and_parquet_inputs(tmp_path):
+    c = tmp_path / "l.csv"
+    with c.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["listing_id", "merchant_id", "title", "keywords", "target_markets"])
+        w.writeheader()
+        w.writerow({"listing_id": "A", "merchant_id": "M", "title": "Police handcuffs", "keywords": "",
+                    "target_markets": "US|DE"})
+        w.writerow({"listing_id": "B", "merchant_id": "M", "title": "Socks", "keywords": '["socks"]',
+                    "target_markets": ""})
+    p = tmp_path / "l.parquet"
+    pq.write_table(pa.Table.from_pylist([{"listing_id": "P", "merchant_id": "M", "title": "Stun gun 50kv"}]), p)
+    for src, expected in [(c, ["block", "pass"]), (p, ["block"])]:
+        out = tmp_path / (src.stem + src.suffix + ".out")
+        r = run("scan", str(src), "--as-of", "2022-02-01", "--output", str(out))
+        assert r.returncode == 0, r.stderr
+        assert [v["decision"] for v in verdicts(out)] == expected
+
+
+def test_unusable_arguments_exit_2(tmp_path):
+    assert run("scan", str(tmp_path / "missing.jsonl")).returncode == 2
+    src = tmp_path / "l.jsonl"
+    src.write_text(json.dumps(ROWS[0]) + "\n")
+    assert run("scan", str(src), "--as-of", "yesterday").returncode == 2
+
+
+def test_invalid_ruleset_exit_2(tmp_path):
+    bad = tmp_path / "rs"
+    bad.mkdir()
+    (bad / "markets.yaml").write_text("version: x\ngroups: {EU: [DE]}\n")
+    (bad / "f.yaml").write_text("family: f\nversion: '1'\nrules:\n  - id: f/a\n    grade: Z\n")
+    src = tmp_path / "l.jsonl"
+    src.write_text(json.dumps(ROWS[0]) + "\n")
+    r = run("scan", str(src), "--rulesets", str(bad))
+    assert r.returncode == 2 and "f.yaml" in r.stderr and "f/a" in r.stderr
+
+
+def test_rules_test_command():
+    r = run("rules", "test")
+    assert "passed" in r.stdout
