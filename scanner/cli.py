@@ -5,6 +5,7 @@ import argparse
 import collections
 import datetime as dt
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -45,7 +46,11 @@ def load_certificates(path: str | None) -> tuple[list, int]:
 def cmd_scan(args) -> int:
     from scanner.engine import Scanner
 
-    scanner = Scanner.load(args.rulesets, args.models)
+    store = None
+    if args.database:
+        from scanner.store import open_store
+        store = open_store(args.database)
+    scanner = Scanner.load(args.rulesets, args.models, store=store)
     certificates, _ = load_certificates(args.certificates)
     out = open(args.output, "wb") if args.output else sys.stdout.buffer
     decisions, rules = collections.Counter(), collections.Counter()
@@ -90,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--output", help="write verdicts here (default: stdout)")
     scan.add_argument("--rulesets", help="ruleset directory (default: the bundled rulesets/)")
     scan.add_argument("--models", help="model directory (default: the bundled models/)")
+    scan.add_argument("--database", default=os.environ.get("SCANNER_DATABASE_URL"),
+                      help="store with the imported FDA table and lookup cache (default: $SCANNER_DATABASE_URL;"
+                           " none: the rulesets' device-type table only)")
     scan.set_defaults(func=cmd_scan)
     for name in EXTENSIONS:
         try:

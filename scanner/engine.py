@@ -42,9 +42,11 @@ class Scanner:
                                   for r in rulesets.rules.values() if r.patterns}
 
     @classmethod
-    def load(cls, rulesets_dir: str | Path | None = None, models_dir: str | Path | None = None) -> Scanner:
+    def load(cls, rulesets_dir: str | Path | None = None, models_dir: str | Path | None = None,
+             store=None) -> Scanner:
+        """Build once. `store` (optional) supplies the imported FDA table and the lookup cache."""
         rulesets = load_rulesets(rulesets_dir)
-        return cls(rulesets, medical=_load_medical(rulesets), classifiers=None)
+        return cls(rulesets, medical=_load_medical(rulesets, store), classifiers=None)
 
     @property
     def ruleset_version(self) -> str:
@@ -76,18 +78,25 @@ class Scanner:
 
     def _scan_one(self, listing: Listing, certificates: list[Certificate], as_of: dt.date,
                   excepted: set[str] = frozenset()) -> Verdict:
-        signals = self.signals(listing)
+        docs = self.documents(listing)
+        signals = self.signals(listing, docs)
         if self.medical is not None:
-            signals.hits.extend(self.medical.assess(listing, certificates, as_of))
+            signals.hits.extend(self.medical.assess(listing, certificates, as_of, dict(docs)))
         return verdict(listing.listing_id, listing.target_markets, signals, self.rulesets, as_of,
                        self.model_version, excepted)
 
-    def signals(self, listing: Listing) -> ListingSignals:
-        """Keyword, fuzzy and pattern signals of one listing, by rule."""
+    @staticmethod
+    def documents(listing: Listing) -> list[tuple[str, Doc]]:
+        """Every text field of the listing, normalised, by field path."""
         fields = listing.text_fields()
         if listing.category:
             fields.append(("category", listing.category))
-        docs = [(name, normalise(value, html=name == "description")) for name, value in fields]
+        return [(name, normalise(value, html=name == "description")) for name, value in fields]
+
+    def signals(self, listing: Listing, docs: list[tuple[str, Doc]] | None = None) -> ListingSignals:
+        """Keyword, fuzzy and pattern signals of one listing, by rule."""
+        if docs is None:
+            docs = self.documents(listing)
         ls = ListingSignals(category=_normal_path(listing.category or ""))
         matches = [(name, m) for name, doc in docs for m in self.keywords.find(doc)]
         explained: dict[str, list[tuple[int, int]]] = {}
@@ -151,12 +160,9 @@ def _as_date(value: dt.date | str | None) -> dt.date:
     return dt.date.fromisoformat(value)
 
 
-def _load_medical(rulesets: Rulesets) -> Any:
+def _load_medical(rulesets: Rulesets, store=None) -> Any:
     family = rulesets.families.get("medical_device")
     if family is None:
         return None
-    try:
-        from scanner.medical.assess import MedicalAssessor
-    except ImportError:
-        return None
-    return MedicalAssessor(family)
+    from scanner.medical.assess import load_assessor
+    return load_assessor(family, store, rulesets.markets)

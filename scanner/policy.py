@@ -163,7 +163,11 @@ def verdict(listing_id: str, target_markets: list[str] | None, ls: ListingSignal
         if rule_id in excepted:
             notes.append(f"excepted: {rule_id}")
             continue
-        findings.append(finding_for(hit, rule))
+        finding = finding_for(hit, rule)
+        if targets is not None and "*" not in rule.markets:
+            # a finding blocks only the targeted markets it names
+            finding.blocked_markets = sorted(rulesets.markets.expand(rule.markets) & targets)
+        findings.append(finding)
     findings.sort(key=lambda f: (-DECISION_ORDER[f.outcome], -_GRADE_ORDER[f.grade], -f.points,
                                  -f.confidence, f.rule))
     decision = findings[0].outcome if findings else "pass"

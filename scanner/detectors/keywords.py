@@ -74,9 +74,11 @@ class KeywordIndex:
         for key, refs in entries.items():
             self.automaton.add_word(key, (len(key), tuple(refs)))
         self.automaton.make_automaton()
-        self.size = len(entries)
+        self.size = len(entries)  # an empty automaton cannot be searched: find() checks this
 
     def _scan(self, text: str):
+        if not self.size:
+            return
         for end, (length, refs) in self.automaton.iter(text):
             start = end - length + 1
             end += 1
