@@ -1,0 +1,240 @@
+"""Load the saved classifiers safely and run them fast.
+
+Layout: models/current.json names the active version; models/versions/<version>/ holds
+manifest.json (families, feature parameters, file hashes, metrics) and one
+<family>.skops Pipeline per family. Files are loaded with skops and an explicit list of
+trusted types; a file whose SHA-256 differs from the manifest, or that holds any other
+type, is refused with a ModelError. Older versions stay on disk for rollback.
+
+Prediction does not call the Pipelines: the batch is hashed once (BatchHasher, the same
+features as the Pipelines' FeatureUnion) and every family's linear model and sigmoid
+calibration are applied as one sparse x dense product.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import skops.io as sio
+from scipy.special import expit
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.pipeline import Pipeline
+
+from scanner.ml.features import BatchHasher, FeatureParams, clean
+
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "models"
+CURRENT = "current.json"
+
+# Every type a saved Pipeline may contain. Anything else in a file is refused.
+TRUSTED_TYPES = [
+    "builtins.dict", "builtins.list", "builtins.tuple", "builtins.str", "builtins.int", "builtins.float",
+    "builtins.bool", "builtins.NoneType", "builtins.slice",
+    "numpy.ndarray", "numpy.dtype", "numpy.float64", "numpy.int64", "numpy.int32", "numpy.bool_",
+    "sklearn.pipeline.Pipeline", "sklearn.pipeline.FeatureUnion",
+    "sklearn.feature_extraction.text.HashingVectorizer",
+    "sklearn.calibration.CalibratedClassifierCV", "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.model_selection._split.StratifiedKFold",
+]
+
+
+class ModelError(ValueError):
+    """A model directory or file that cannot be used; the message names the file and why."""
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_pipeline(path: Path, expected_sha256: str | None = None) -> Pipeline:
+    if not path.exists():
+        raise ModelError(f"{path}: model file is missing")
+    if expected_sha256 is not None and sha256(path) != expected_sha256:
+        raise ModelError(f"{path}: SHA-256 does not match the manifest: the file was changed or damaged; refused")
+    try:
+        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
+    except Exception as exc:  # a damaged archive: skops raises zipfile/json errors
+        raise ModelError(f"{path}: not a readable skops file ({type(exc).__name__}: {exc})") from None
+    if untrusted:
+        raise ModelError(f"{path}: holds types outside the trusted list, refused: {', '.join(sorted(untrusted))}")
+    try:
+        model = sio.load(path, trusted=TRUSTED_TYPES)
+    except Exception as exc:
+        raise ModelError(f"{path}: cannot be loaded ({type(exc).__name__}: {exc})") from None
+    if not isinstance(model, Pipeline):
+        raise ModelError(f"{path}: expected a scikit-learn Pipeline, found {type(model).__name__}")
+    return model
+
+
+def version_dir(models_dir: Path, version: str | None = None) -> Path:
+    if version is None:
+        pointer = models_dir / CURRENT
+        if not pointer.exists():
+            raise ModelError(f"{pointer}: missing")
+        version = json.loads(pointer.read_text())["version"]
+    if not re.fullmatch(r"[0-9a-f]{8,64}", version):
+        raise ModelError(f"{models_dir}: bad model version {version!r}")
+    return models_dir / "versions" / version
+
+
+@dataclass
+class _Linear:
+    coef: np.ndarray       # (n_features,)
+    intercept: float
+    a: float               # sigmoid calibration: p = 1 / (1 + exp(a * f + b))
+    b: float
+
+
+def _linear_parts(family: str, pipe: Pipeline) -> list[_Linear]:
+    clf = pipe.steps[-1][1]
+    if not isinstance(clf, CalibratedClassifierCV) or clf.method != "sigmoid":
+        raise ModelError(f"{family}: the last step must be CalibratedClassifierCV(method='sigmoid')")
+    parts = []
+    for cc in clf.calibrated_classifiers_:
+        est = cc.estimator
+        cal = cc.calibrators[0]
+        parts.append(_Linear(np.asarray(est.coef_, dtype=np.float64).ravel(), float(est.intercept_[0]),
+                             float(cal.a_), float(cal.b_)))
+    return parts
+
+
+def _feature_params(family: str, pipe: Pipeline) -> FeatureParams:
+    union = pipe.steps[0][1]
+    char, word = (dict(union.transformer_list)[k] for k in ("char", "word"))
+    p = FeatureParams(tuple(char.ngram_range), tuple(word.ngram_range),
+                      int(char.n_features).bit_length() - 1, int(word.n_features).bit_length() - 1)
+    if char.analyzer != "char" or word.analyzer != "word" or not (char.lowercase and word.lowercase):
+        raise ModelError(f"{family}: feature step differs from the one BatchHasher reproduces")
+    return p
+
+
+class Classifiers:
+    """All families' classifiers of one version, stacked for batch prediction."""
+
+    def __init__(self, version: str, pipelines: dict[str, Pipeline], manifest: dict | None = None):
+        self.version = version
+        self.families = list(pipelines)
+        self.pipelines = pipelines
+        self.manifest = manifest or {}
+        params = {_feature_params(f, p) for f, p in pipelines.items()}
+        if len(params) != 1:
+            raise ModelError("all families must share one feature definition")
+        self.params = params.pop()
+        self.hasher = BatchHasher(self.params)
+        members = [(i, part) for i, f in enumerate(self.families) for part in _linear_parts(f, pipelines[f])]
+        self._owner = np.array([i for i, _ in members])
+        self._W = np.stack([m.coef for _, m in members], axis=1)
+        self._b = np.array([m.intercept for _, m in members])
+        self._a = np.array([m.a for _, m in members])
+        self._c = np.array([m.b for _, m in members])
+        self._share = np.zeros((len(members), len(self.families)))
+        self._share[np.arange(len(members)), self._owner] = 1.0 / np.bincount(self._owner)[self._owner]
+
+    def predict(self, texts: list[str]) -> np.ndarray:
+        """Calibrated probabilities, shape (len(texts), len(families)), columns in `families` order."""
+        if not texts:
+            return np.zeros((0, len(self.families)))
+        X = self.hasher.transform(texts)
+        scores = X @ self._W + self._b
+        return expit(-(self._a * scores + self._c)) @ self._share
+
+    def explain(self, text: str, family: str, k: int = 5) -> list[tuple[int, int, float]]:
+        """The (start, end, contribution) spans of `text` whose n-grams pushed it most towards
+        `family`, expanded to whole words and merged where they overlap; largest first."""
+        col = self.families.index(family)
+        w = self._W[:, self._owner == col].mean(axis=1)
+        b = self.hasher.ngrams([text], spans=True)
+        if not len(b.cols):
+            return []
+        sign = np.where(b.positive, 1.0, -1.0)
+        block = b.cols >= self.hasher.n_char
+        norm = np.ones(2)
+        for blk in (0, 1):
+            m = block == blk
+            if m.any():
+                cells, inv = np.unique(b.cols[m], return_inverse=True)
+                norm[blk] = np.sqrt((np.bincount(inv, weights=sign[m]) ** 2).sum()) or 1.0
+        contrib = sign * w[b.cols] / norm[block.astype(int)]
+        starts, ends = _map_back(text, b.starts, b.ends)
+        spans: dict[tuple[int, int], float] = {}
+        for i in np.argsort(-contrib)[: 20 * k]:
+            if contrib[i] <= 0:
+                break
+            s, e = _widen(text, int(starts[i]), int(ends[i]))
+            spans[(s, e)] = spans.get((s, e), 0.0) + float(contrib[i])
+        merged: list[list] = []
+        for (s, e), c in sorted(spans.items()):
+            if merged and s < merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], e)
+                merged[-1][2] += c
+            else:
+                merged.append([s, e, c])
+        merged.sort(key=lambda m: -m[2])
+        return [(s, e, round(c, 6)) for s, e, c in merged[:k]]
+
+
+_WORD = re.compile(r"\w")
+MAX_WIDEN = 40  # do not widen inside long runs of letters (CJK text has no spaces)
+
+
+def _widen(text: str, s: int, e: int) -> tuple[int, int]:
+    ws, we = s, e
+    while ws > 0 and _WORD.match(text[ws - 1]) and s - ws < MAX_WIDEN:
+        ws -= 1
+    while we < len(text) and _WORD.match(text[we]) and we - e < MAX_WIDEN:
+        we += 1
+    if s - ws >= MAX_WIDEN or we - e >= MAX_WIDEN:
+        return s, e
+    while ws < we and text[ws].isspace():
+        ws += 1
+    while we > ws and text[we - 1].isspace():
+        we -= 1
+    return ws, we
+
+
+def _map_back(text: str, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets in the cleaned, whitespace-collapsed text -> offsets in `text`."""
+    origin: list[int] = []
+    lowered: list[str] = []
+    for i, ch in enumerate(text):
+        lo = clean(ch)
+        lowered.append(lo)
+        origin += [i] * len(lo)
+    low = "".join(lowered)
+    keep_origin: list[int] = []
+    keep_end: list[int] = []
+    i = 0
+    while i < len(low):
+        j = i + 1
+        if low[i].isspace():
+            while j < len(low) and low[j].isspace():
+                j += 1
+        keep_origin.append(origin[i])
+        keep_end.append(origin[j - 1] + 1)
+        i = j
+    o, e = np.array(keep_origin + [len(text)]), np.array(keep_end + [len(text)])
+    return o[starts], e[np.maximum(ends - 1, 0)]
+
+
+def load_version(models_dir: Path, version: str | None = None) -> Classifiers:
+    vdir = version_dir(models_dir, version)
+    manifest_path = vdir / "manifest.json"
+    if not manifest_path.exists():
+        raise ModelError(f"{manifest_path}: missing")
+    manifest = json.loads(manifest_path.read_text())
+    pipelines = {fam: load_pipeline(vdir / entry["file"], entry["sha256"])
+                 for fam, entry in manifest["files"].items()}
+    return Classifiers(manifest["version"], pipelines, manifest)
+
+
+def load_classifiers(models_dir: Path | None = None, version: str | None = None) -> Classifiers | None:
+    """The active (or the named) version's classifiers; None when the directory holds no models."""
+    models_dir = Path(models_dir) if models_dir is not None else DEFAULT_DIR
+    if version is None and not (models_dir / CURRENT).exists():
+        return None
+    return load_version(models_dir, version)
