@@ -1,0 +1,143 @@
+"""Dask and local engines give identical verdicts; shadow runs report differences and write nothing;
+certificate changes re-scan the merchant's medical-device listings."""
+import datetime as dt
+import shutil
+
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from scanner.listing import Certificate
+from scanner.rulesets import DEFAULT_DIR, load_rulesets
+from scanner.store import open_store
+from scanner.store.testing import temp_database
+from scanner.sweep import SweepOptions, sweep
+from scanner.sweep_catalog import write_jsonl
+from scanner.sweep_certs import import_certificates
+from scanner.sweep_report import shadow_kind
+
+from test_sweep_incremental import AS_OF, opts
+
+
+S = orjson.OPT_SORT_KEYS
+
+
+def dump(store):
+    """Every verdict and finding, in a comparable form."""
+    with store.reader.connect() as conn:
+        v = conn.execute(sa.text("SELECT listing_id, seq, decision, blocked_markets, points, ruleset_version, "
+                                 "model_version, as_of, notes FROM verdicts ORDER BY listing_id, seq")).all()
+        f = conn.execute(sa.text("SELECT listing_id, seq, idx, rule, outcome, grade, points, blocked_markets, "
+                                 "confidence, reason, evidence FROM findings ORDER BY listing_id, seq, idx")).all()
+        ledger = conn.execute(sa.text("SELECT listing_id, rule, points FROM penalty_ledger "
+                                      "ORDER BY listing_id, rule")).all()
+    norm = lambda rows: sorted(tuple(orjson.dumps(x, option=S) if isinstance(x, list | dict)  # noqa: E731
+                                     else orjson.dumps(orjson.loads(x), option=S) if isinstance(x, str) and x[:1] in "[{"
+                                     else x.isoformat() if isinstance(x, dt.date) else x for x in r) for r in rows)
+    return norm(v), norm(f), norm(ledger)
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def test_dask_and_local_engines_agree(db_url, tmp_path, rulesets, dask_client):
+    src = write_jsonl(tmp_path / "cat.jsonl", 600, rulesets=rulesets, risky_share=0.3, seed=5)
+    with open_store(db_url) as dask_store:
+        dask_store.upgrade()
+        got = sweep(dask_store, opts(src, engine="dask", scheduler=dask_client, chunk_size=60))
+        assert got["scanned"] == 600
+        # a retried partition changes nothing: run the same chunks again through Dask
+        again = sweep(dask_store, opts(src, engine="dask", scheduler=dask_client, chunk_size=60))
+        assert again["unchanged"] == 600
+        from_dask = dump(dask_store)
+    with temp_database("sqlite", tmp_path) as url, open_store(url) as local_store:
+        local_store.upgrade()
+        sweep(local_store, opts(src, engine="local", workers=2, chunk_size=60))
+        from_local = dump(local_store)
+    assert from_dask == from_local
+    assert len(from_dask[0]) == 600 and from_dask[2]                     # verdicts, and some charges
+
+
+def _candidate_without_family(tmp_path, rulesets):
+    """A candidate ruleset directory: the live one with one (non-medical) family file removed."""
+    fam = next(f for name, f in sorted(rulesets.families.items()) if f.extra == {} and f.rules)
+    cand = tmp_path / "candidate"
+    shutil.copytree(DEFAULT_DIR, cand)
+    for path in cand.glob("*.yaml"):
+        if path.read_text(encoding="utf-8").find(f"family: {fam.family}") >= 0:
+            path.unlink()
+    return cand, fam
+
+
+def test_shadow_run_reports_differences_and_writes_nothing(store, tmp_path, rulesets, live_scanner):
+    cand_dir, fam = _candidate_without_family(tmp_path, rulesets)
+    candidate = load_rulesets(cand_dir)
+    assert fam.family not in candidate.families and candidate.version != rulesets.version
+    src = write_jsonl(tmp_path / "cat.jsonl", 500, rulesets=rulesets, risky_share=0.4, seed=3)
+    records = [orjson.loads(x) for x in src.read_bytes().splitlines()]
+    from scanner import Scanner
+
+    cand_scanner = Scanner.load(cand_dir)
+    want: dict[str, int] = {}
+    for r in records:
+        kind = shadow_kind(live_scanner.scan(r, as_of=AS_OF), cand_scanner.scan(r, as_of=AS_OF))
+        if kind:
+            want[kind] = want.get(kind, 0) + 1
+    assert want.get("cleared", 0) > 0
+
+    got = sweep(store, opts(src, shadow=str(cand_dir)))
+    changes = {k: v for k, v in got["shadow"]["changes"].items() if k in want or k.startswith(("newly", "relaxed",
+                                                                                                 "cleared"))}
+    assert changes == want
+    removed = got["shadow"]["rules_removed"]
+    assert removed and all(k.startswith(fam.family + "/") for k in removed)
+    assert got["shadow"]["examples"]["cleared"][0]["candidate"] == "pass"
+    c = store.counts()
+    assert (c["verdicts"], c["findings"], c["review_flags"], c["penalty_ledger"], c["listings"]) == (0, 0, 0, 0, 0)
+
+
+def _certificate_case(live_scanner):
+    """A device example whose decision depends on its certificates (from the rulesets' own examples)."""
+    for rule in live_scanner.rulesets.rules.values():
+        for ex in list(rule.examples.fire) + list(rule.examples.pass_):
+            if not ex.certificates:
+                continue
+            data = {k: getattr(ex, k) for k in ("title", "description", "category", "attributes", "keywords",
+                                                "image_texts", "target_markets") if getattr(ex, k) is not None}
+            data = {**(ex.listing or {}), **data, "listing_id": "MED-1", "merchant_id": "M-med"}
+            certs = [Certificate.model_validate({**c, "merchant_id": "M-med",
+                                                 "certificate_id": c.get("certificate_id", f"C-{i}")})
+                     for i, c in enumerate(ex.certificates)]
+            as_of = ex.as_of or AS_OF
+            without = live_scanner.scan(data, as_of=as_of)
+            with_certs = live_scanner.scan(data, certs, as_of=as_of)
+            if without.decision != with_certs.decision:
+                return data, certs, as_of, without, with_certs
+    pytest.skip("no ruleset example whose decision depends on certificates")
+
+
+def test_certificate_change_rescans_medical_listings(store, tmp_path, live_scanner):
+    data, certs, as_of, without, with_certs = _certificate_case(live_scanner)
+    other = {"listing_id": "PLAIN-1", "merchant_id": "M-med", "title": "Cotton towel 70x140"}
+    src = tmp_path / "med.jsonl"
+    src.write_bytes(orjson.dumps(data) + b"\n" + orjson.dumps(other) + b"\n")
+    sweep(store, opts(src, as_of=as_of))
+    assert store.history("MED-1")[-1]["decision"] == without.decision
+    cert_file = tmp_path / "certs.jsonl"
+    cert_file.write_bytes(b"\n".join(orjson.dumps(c.model_dump(mode="json")) for c in certs))
+    got = import_certificates(store, str(cert_file), as_of=as_of)
+    assert got["merchants_changed"] == ["M-med"]
+    assert got["rescan"]["medical_listings_rescanned"] == 1            # the towel is not a device
+    hist = store.history("MED-1")
+    assert [h["decision"] for h in hist] == [without.decision, with_certs.decision]
+    # the next sweep sees both listings as up to date
+    again = sweep(store, opts(src, as_of=as_of))
+    assert (again["scanned"], again["unchanged"]) == (0, 2)
+    # importing the same certificates again changes nothing
+    assert import_certificates(store, str(cert_file), as_of=as_of)["merchants_changed"] == []
+
