@@ -210,25 +210,28 @@ def write_corpus(rows: list[dict], out_dir: Path) -> dict[str, int]:
 
 def read_corpus(data_dir: Path) -> list[dict]:
     """Every row of every JSONL file in data_dir, validated: a bad row names its file and line."""
+    return [row for path in sorted(data_dir.glob("*.jsonl")) for row in read_corpus_file(path)]
+
+
+def read_corpus_file(path: Path) -> list[dict]:
     rows = []
-    for path in sorted(data_dir.glob("*.jsonl")):
-        with path.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                where = f"{path.name} line {n}"
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise CorpusError(f"{where}: not JSON ({exc.msg})") from None
-                if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                    raise CorpusError(f"{where}: field 'text' must be a string")
-                labels = row.get("labels")
-                if not isinstance(labels, dict) or any(v not in (0, 1) for v in labels.values()):
-                    raise CorpusError(f"{where}: field 'labels' must map families to 0 or 1")
-                if not isinstance(row.get("provenance"), str) or not row["provenance"]:
-                    raise CorpusError(f"{where}: field 'provenance' is required")
-                rows.append(row)
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path.name} line {n}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CorpusError(f"{where}: not JSON ({exc.msg})") from None
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                raise CorpusError(f"{where}: field 'text' must be a string")
+            labels = row.get("labels")
+            if not isinstance(labels, dict) or any(v not in (0, 1) for v in labels.values()):
+                raise CorpusError(f"{where}: field 'labels' must map families to 0 or 1")
+            if not isinstance(row.get("provenance"), str) or not row["provenance"]:
+                raise CorpusError(f"{where}: field 'provenance' is required")
+            rows.append(row)
     return rows
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,14 +52,34 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _schema_types(path: Path) -> set[str]:
+    """Every module.name a skops file refers to (objects, types, functions), from its schema.
+
+    skops itself trusts all scikit-learn types by default; this check holds a file to our
+    own, shorter list."""
+    with zipfile.ZipFile(path) as z:
+        schema = json.loads(z.read("schema.json"))
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__class__" in node:
+                found.add(f"{node.get('__module__')}.{node['__class__']}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
 def load_pipeline(path: Path, expected_sha256: str | None = None) -> Pipeline:
     if not path.exists():
         raise ModelError(f"{path}: model file is missing")
     if expected_sha256 is not None and sha256(path) != expected_sha256:
         raise ModelError(f"{path}: SHA-256 does not match the manifest: the file was changed or damaged; refused")
     try:
-        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
-    except Exception as exc:  # a damaged archive: skops raises zipfile/json errors
+        untrusted = sorted(_schema_types(path) - set(TRUSTED_TYPES))
+    except Exception as exc:  # a damaged archive: zipfile/json errors
         raise ModelError(f"{path}: not a readable skops file ({type(exc).__name__}: {exc})") from None
     if untrusted:
         raise ModelError(f"{path}: holds types outside the trusted list, refused: {', '.join(sorted(untrusted))}")
@@ -227,8 +248,11 @@ def load_version(models_dir: Path, version: str | None = None) -> Classifiers:
     if not manifest_path.exists():
         raise ModelError(f"{manifest_path}: missing")
     manifest = json.loads(manifest_path.read_text())
-    pipelines = {fam: load_pipeline(vdir / entry["file"], entry["sha256"])
-                 for fam, entry in manifest["files"].items()}
+    try:
+        pipelines = {fam: load_pipeline(vdir / manifest["files"][fam]["file"], manifest["files"][fam]["sha256"])
+                     for fam in manifest["families"]}
+    except (KeyError, TypeError) as exc:
+        raise ModelError(f"{manifest_path}: incomplete manifest (missing {exc})") from None
     return Classifiers(manifest["version"], pipelines, manifest)
 
 

@@ -87,6 +87,16 @@ def data_hash(rows: list[dict]) -> str:
     return h.hexdigest()
 
 
+def spec(params: FeatureParams = FeatureParams()) -> dict:
+    return {"features": asdict(params), "model": PARAMS, "seed": SEED, "held_out_percent": HELD_OUT_PERCENT,
+            "sklearn": sklearn.__version__}
+
+
+def version_for(rows: list[dict], params: FeatureParams = FeatureParams()) -> str:
+    """The model version: a hash of the training data and every training parameter."""
+    return hashlib.sha256((data_hash(rows) + json.dumps(spec(params), sort_keys=True)).encode()).hexdigest()[:16]
+
+
 def train(rows: list[dict], models_dir: Path, params: FeatureParams = FeatureParams(), log=print) -> tuple[Classifiers, dict]:
     """Fit every family on the training side of `rows`; save as a new version (not yet current)."""
     t0 = time.perf_counter()
@@ -94,9 +104,7 @@ def train(rows: list[dict], models_dir: Path, params: FeatureParams = FeaturePar
     test = np.array([held_out(t) for t in texts])
     X = featurise(texts, params)
     log(f"featurised {len(texts)} rows in {time.perf_counter() - t0:.1f}s ({int(test.sum())} held out)")
-    spec = {"features": asdict(params), "model": PARAMS, "seed": SEED, "held_out_percent": HELD_OUT_PERCENT,
-            "sklearn": sklearn.__version__}
-    version = hashlib.sha256((data_hash(rows) + json.dumps(spec, sort_keys=True)).encode()).hexdigest()[:16]
+    version = version_for(rows, params)
     pipelines = {}
     for fam in FAMILIES:
         idx = np.array([i for i, r in enumerate(rows) if fam in r["labels"] and not test[i]])
@@ -114,7 +122,7 @@ def train(rows: list[dict], models_dir: Path, params: FeatureParams = FeaturePar
         sio.dump(pipe, path)
         load_pipeline(path)  # refuses at once if a type outside the trusted list was saved
         files[fam] = {"file": path.name, "sha256": sha256(path)}
-    manifest = {"version": version, "families": list(FAMILIES), "files": files, "spec": spec, "rows": len(rows),
+    manifest = {"version": version, "families": list(FAMILIES), "files": files, "spec": spec(params), "rows": len(rows),
                 "held_out_rows": int(test.sum()), "held_out": report, "train_seconds": round(time.perf_counter() - t0, 1)}
     (vdir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     clf.manifest = manifest
