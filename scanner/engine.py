@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from scanner.rulesets import Rulesets, load_rulesets
 from scanner.text import Doc, normalise
 
 BATCH = 64
+FIELD_SEPARATOR = "\x00"
 
 
 class Scanner:
@@ -38,8 +40,7 @@ class Scanner:
             for name in rule.patterns:
                 self._pattern_rules.setdefault(name, []).append(rule.id)
         # patterns (spaCy) run only for a listing in which a rule that reads them has evidence
-        self._pattern_triggers = {r.id: set(r.measurement.applies_to if r.measurement else ())
-                                  for r in rulesets.rules.values() if r.patterns}
+        self._pattern_triggers = {r.id: set(r.pattern_triggers) for r in rulesets.rules.values() if r.patterns}
 
     @classmethod
     def load(cls, rulesets_dir: str | Path | None = None, models_dir: str | Path | None = None,
@@ -98,14 +99,41 @@ class Scanner:
         if docs is None:
             docs = self.documents(listing)
         ls = ListingSignals(category=_normal_path(listing.category or ""))
-        matches = [(name, m) for name, doc in docs for m in self.keywords.find(doc)]
-        explained: dict[str, list[tuple[int, int]]] = {}
-        for name, m in matches:
-            explained.setdefault(name, []).append((m.start, m.end))
-        fuzzy = [(name, f) for name, doc in docs for f in self.fuzzy.find(doc, explained.get(name, []))]
+        # One search over all fields joined by a separator no term contains: per-field overhead
+        # dominated the cost of a listing. Spans are then located in their field's original text.
+        texts = [doc.text for _, doc in docs]
+        joined = FIELD_SEPARATOR.join(texts)
+        bounds, pos = [], 0
+        for text in texts:
+            bounds.append(pos)
+            pos += len(text) + len(FIELD_SEPARATOR)
+        whole = Doc(joined, joined)
+
+        def locate(start: int, end: int):
+            i = bisect_right(bounds, start) - 1
+            base = bounds[i]
+            if end - base > len(texts[i]):
+                return None  # crosses a field boundary
+            name, doc = docs[i]
+            s, e = doc.span(start - base, end - base)
+            return name, s, e, doc.original[s:e]
+
+        raw = self.keywords.find(whole)
+        explained = [(m.start, m.end) for m in raw]
+        matches = []
+        for m in raw:
+            where = locate(m.start, m.end)
+            if where is not None:
+                name, m.start, m.end, m.text = where
+                matches.append((name, m))
+        fuzzy = []
+        for f in self.fuzzy.find(whole, explained):
+            where = locate(f.start, f.end)
+            if where is not None:
+                name, f.start, f.end, f.text = where
+                fuzzy.append((name, f))
         self._add_terms(ls, matches, fuzzy)
-        families = {rule.split("/")[0] for rule, sigs in ls.by_rule.items() if rule in self._pattern_triggers
-                    and any(sg.weight > 0 or sg.group in self._pattern_triggers[rule] for sg in sigs)}
+        families = {rule.split("/")[0] for rule, sigs in ls.by_rule.items() if self._needs_patterns(rule, sigs)}
         if families:
             for name, doc in docs:
                 if name == "category" or name.startswith("keywords"):
@@ -115,6 +143,19 @@ class Scanner:
                     ls.patterns[p.name].append(Signal("", name, p.start, p.end, p.text, 1.0, "pattern",
                                                       p.name, p.name, p.value))
         return ls
+
+    def _needs_patterns(self, rule_id: str, signals: list[Signal]) -> bool:
+        """Run spaCy for a rule only when a trigger group has evidence and terms alone don't decide."""
+        triggers = self._pattern_triggers.get(rule_id)
+        if not triggers or not any(s.group in triggers for s in signals):
+            return False
+        best: dict[str, float] = {}
+        for s in signals:
+            best[s.group] = max(best.get(s.group, 0.0), s.weight)
+        rule = self.rulesets.rules[rule_id]
+        threshold = rule.threshold if rule.threshold is not None else \
+            self.rulesets.family_of[rule_id].defaults.threshold
+        return sum(best.values()) < threshold
 
     def _add_terms(self, ls: ListingSignals, matches: list[tuple[str, Match]], fuzzy) -> None:
         exceptions: dict[tuple[str, str], list[tuple[int, int]]] = {}

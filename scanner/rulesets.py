@@ -144,6 +144,7 @@ class Rule(_Strict):
     terms: list[TermGroup] = []
     exceptions: Terms = Terms()          # a hit inside one of these phrases is not a hit ("vape-free")
     patterns: dict[str, float] = {}      # pattern name -> weight
+    pattern_triggers: list[str] = []     # groups whose evidence makes the (slower) pattern stage run
     requires: list[Requirement] = []
     category: CategoryConstraint | None = None
     measurement: Measurement | None = None
@@ -155,7 +156,7 @@ class Rule(_Strict):
         names = [g.name for g in self.terms]
         if len(set(names)) != len(names):
             raise ValueError("term group names must be unique within a rule")
-        wanted = [n for r in self.requires for n in r.groups]
+        wanted = [n for r in self.requires for n in r.groups] + self.pattern_triggers
         if self.measurement:
             m = self.measurement
             wanted += m.applies_to + m.exempt + m.pointed_tip_groups + m.rounded_tip_groups

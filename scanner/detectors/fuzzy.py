@@ -60,6 +60,7 @@ class FuzzyIndex:
         self.allow = allow
         self.min_cutoff = min((r.cutoff for rs in refs.values() for r in rs), default=100.0)
         self._cache: dict[str, tuple[str, float] | None] = {}
+        self._clean: set[str] = set()   # words known to be far from every term
 
     def _best(self, word: str) -> tuple[str, float] | None:
         try:
@@ -72,18 +73,23 @@ class FuzzyIndex:
             # misspellings keep the first letter; this also keeps "enforce" from becoming "cenforce"
             if hit is not None and hit[0][0] == word[0]:
                 found = (hit[0], hit[1])
-        if len(self._cache) < _CACHE_LIMIT:
+        if found is None:
+            if len(self._clean) < _CACHE_LIMIT:
+                self._clean.add(word)
+        elif len(self._cache) < _CACHE_LIMIT:
             self._cache[word] = found
         return found
 
     def find(self, doc: Doc, explained: list[tuple[int, int]]) -> list[FuzzyMatch]:
         """Fuzzy matches among the words of `doc` not covered by `explained` original spans."""
         out: list[FuzzyMatch] = []
+        # set arithmetic first: most words were seen before and are known clean
+        words = set(_WORD.findall(doc.text)) - self._clean - self.allow
+        hits = {w: b for w in words if len(w) >= self.min_length and (b := self._best(w)) is not None}
+        if not hits:
+            return out
         for m in _WORD.finditer(doc.text):
-            word = m.group()
-            if len(word) < self.min_length or word in self.allow:
-                continue
-            best = self._best(word)
+            best = hits.get(m.group())
             if best is None:
                 continue
             start, end = doc.span(m.start(), m.end())

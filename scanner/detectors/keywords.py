@@ -70,16 +70,31 @@ class KeywordIndex:
                 add(group, rule.id, group.name, "term", group.weight)
                 add(group.unless, rule.id, group.name, "unless", 0.0)
             add(rule.exceptions, rule.id, "", "exception", 0.0)
-        self.automaton = ahocorasick.Automaton()
+        # ASCII spellings in one automaton, the rest in another that only non-ASCII text needs:
+        # a small alphabet keeps the common case about twice as fast.
+        self.ascii = self._automaton({k: v for k, v in entries.items() if k.isascii()})
+        self.other = self._automaton({k: v for k, v in entries.items() if not k.isascii()})
+        self.size = len(entries)
+
+    @staticmethod
+    def _automaton(entries: dict[str, list[TermRef]]):
+        if not entries:
+            return None  # an empty automaton cannot be searched
+        automaton = ahocorasick.Automaton()
         for key, refs in entries.items():
-            self.automaton.add_word(key, (len(key), tuple(refs)))
-        self.automaton.make_automaton()
-        self.size = len(entries)  # an empty automaton cannot be searched: find() checks this
+            automaton.add_word(key, (len(key), tuple(refs)))
+        automaton.make_automaton()
+        return automaton
 
     def _scan(self, text: str):
-        if not self.size:
-            return
-        for end, (length, refs) in self.automaton.iter(text):
+        if self.ascii is not None:
+            yield from self._scan_with(self.ascii, text)
+        if self.other is not None and not text.isascii():
+            yield from self._scan_with(self.other, text)
+
+    @staticmethod
+    def _scan_with(automaton, text: str):
+        for end, (length, refs) in automaton.iter(text):
             start = end - length + 1
             end += 1
             before = text[start - 1] if start else " "
