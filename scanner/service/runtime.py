@@ -1,0 +1,249 @@
+"""What the service holds for its lifetime: one Scanner, the store, caches, the verdict recorder.
+
+Everything here is synchronous and runs in worker threads (never on the event loop)."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import sqlalchemy as sa
+
+from scanner.listing import Certificate, Listing, RecordError, Verdict, parse_certificate, parse_listing
+from scanner.service import apikeys, metrics
+from scanner.service.limits import FieldTooLong, check_fields
+from scanner.service.ratelimit import RateLimiter
+from scanner.service.recorder import Recorder
+from scanner.service.settings import Settings
+from scanner.store import Store, apply_exceptions, keys
+from scanner.store.record import Item
+from scanner.store.store import T as TABLES
+
+log = logging.getLogger("scanner.service")
+CACHE_ENTRIES = 50_000
+
+
+class TTLCache:
+    """A small thread-safe cache whose entries expire after `ttl` seconds (0: no caching)."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic):
+        self.ttl, self.clock = ttl, clock
+        self._data: dict[Any, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key, load: Callable[[], Any]):
+        now = self.clock()
+        hit = self._data.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = load()
+        if self.ttl > 0:
+            with self._lock:
+                if len(self._data) >= CACHE_ENTRIES:
+                    self._data.clear()
+                self._data[key] = (now + self.ttl, value)
+        return value
+
+    def peek(self, key, default=None):
+        hit = self._data.get(key)
+        return hit[1] if hit is not None and hit[0] > self.clock() else default
+
+    def drop(self, key=None) -> None:
+        with self._lock:
+            if key is None:
+                self._data.clear()
+            else:
+                self._data.pop(key, None)
+
+
+@dataclass(slots=True)
+class Scanned:
+    """One listing of a request: its verdict, or why it was refused."""
+
+    verdict: Verdict | None = None
+    error: RecordError | FieldTooLong | None = None
+    item: Item | None = None
+
+
+class Runtime:
+    def __init__(self, settings: Settings, scanner=None, store: Store | None = None):
+        from scanner.engine import Scanner
+        from scanner.sweep_certs import flag_thresholds
+
+        self.settings = settings
+        self.store = store or Store(settings.database_url)
+        self.store.upgrade()
+        self.scanner = scanner or Scanner.load(settings.rulesets_dir, settings.models_dir, store=self.store)
+        self.store.flag_confidence_below = flag_thresholds(self.scanner.rulesets)
+        self.groups = {k: set(v) for k, v in self.scanner.rulesets.markets.groups.items()}
+        self.versions = (self.scanner.ruleset_version, self.scanner.model_version)
+        self.executor = ThreadPoolExecutor(settings.scan_threads, thread_name_prefix="scan")
+        self.limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
+        self.recorder = Recorder(self.store) if settings.record != "off" else None
+        self._keys = TTLCache(settings.cache_seconds)
+        self._certs = TTLCache(settings.cache_seconds)
+        self._exceptions = TTLCache(settings.cache_seconds)
+        metrics.INFO.labels(*self.versions).set(1)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+        if self.recorder is not None:
+            self.recorder.close()
+        self.store.close()
+
+    # --- keys -------------------------------------------------------------------------------------
+    def cached_key(self, token: str) -> apikeys.ApiKey | None:
+        """The key from the cache only (no database): the event loop's fast path."""
+        return self._keys.peek(apikeys.hash_key(token))
+
+    def key_for(self, token: str) -> apikeys.ApiKey | None:
+        """The active key for a presented token. Unknown tokens are not cached (no memory to fill)."""
+        digest = apikeys.hash_key(token)
+        key = self._keys.peek(digest)
+        if key is not None:
+            return key
+        key = self._keys.get(digest, lambda: apikeys.find_key(self.store.reader, token))
+        if key is None:
+            self._keys.drop(digest)
+        return key
+
+    # --- certificates -------------------------------------------------------------------------------
+    def certificates(self, merchant_id: str) -> tuple[list[Certificate], str]:
+        """A merchant's stored certificates and the digest of the set (as the sweep computes it)."""
+        def load():
+            certs = self.store.certificates_for(merchant_id)
+            digest = keys.set_digest(keys.certificate_digest(c.model_dump(mode="json")) for c in certs)
+            return certs, digest
+        return self._certs.get(merchant_id, load)
+
+    def put_certificates(self, merchant_id: str, records: list[Any], replace: bool) -> list[Certificate]:
+        certs = [self._certificate(merchant_id, r, i) for i, r in enumerate(records)]
+        ids = [c.certificate_id for c in certs]
+        if len(set(ids)) != len(ids):
+            raise RecordError(f"certificates of merchant {merchant_id!r}", "certificate_id", "duplicate id")
+        clash = self._owned_elsewhere(merchant_id, ids)
+        if clash:
+            raise RecordError(f"certificate {clash!r}", "certificate_id",
+                              "belongs to another merchant")
+        self.store.upsert_certificates(certs)
+        if replace:
+            t = TABLES["certificates"]
+            with self.store.engine.begin() as conn:
+                conn.execute(t.delete().where(t.c.merchant_id == merchant_id, t.c.certificate_id.not_in(ids))
+                             if ids else t.delete().where(t.c.merchant_id == merchant_id))
+        self._certs.drop(merchant_id)
+        return certs
+
+    def delete_certificates(self, merchant_id: str, certificate_id: str | None = None) -> int:
+        t = TABLES["certificates"]
+        cond = t.c.merchant_id == merchant_id
+        if certificate_id is not None:
+            cond = sa.and_(cond, t.c.certificate_id == certificate_id)
+        with self.store.engine.begin() as conn:
+            n = conn.execute(t.delete().where(cond)).rowcount
+        self._certs.drop(merchant_id)
+        return n
+
+    def stored_certificates(self, merchant_id: str) -> list[Certificate]:
+        return self.store.certificates_for(merchant_id)
+
+    def _owned_elsewhere(self, merchant_id: str, ids: list[str]) -> str | None:
+        if not ids:
+            return None
+        t = TABLES["certificates"]
+        with self.store.reader.connect() as conn:
+            row = conn.execute(sa.select(t.c.certificate_id).where(
+                t.c.certificate_id.in_(ids), t.c.merchant_id != merchant_id).limit(1)).first()
+        return None if row is None else row[0]
+
+    def _certificate(self, merchant_id: str, record: Any, index: int | None) -> Certificate:
+        where = f"certificates[{index}]." if index is not None else ""
+        if not isinstance(record, dict):
+            raise RecordError(f"certificate {index if index is not None else ''}".strip(), where + "(record)",
+                              "expected a JSON object")
+        try:
+            check_fields(record, self.settings)
+        except FieldTooLong as exc:
+            raise RecordError(_record_name("certificate", record, "certificate_id"), where + exc.field,
+                              exc.message) from None
+        if "merchant_id" in record and record["merchant_id"] != merchant_id:
+            raise RecordError(_record_name("certificate", record, "certificate_id"), where + "merchant_id",
+                              "does not match the merchant in the path")
+        cert = parse_certificate({**record, "merchant_id": merchant_id})
+        return cert
+
+    # --- scanning -----------------------------------------------------------------------------------
+    def active_exceptions(self, as_of: dt.date) -> dict:
+        return self._exceptions.get(as_of, lambda: self.store.active_exceptions_all(as_of))
+
+    def scan_records(self, records: list[Any], as_of: dt.date) -> list[Scanned]:
+        """Scan raw listing records: each gets a verdict (with the merchant's stored certificates and
+        active rule exceptions applied) or the error that names its field. Runs in a worker thread."""
+        t0 = time.perf_counter()
+        out: list[Scanned] = []
+        exceptions = self.active_exceptions(as_of)
+        for record in records:
+            try:
+                if isinstance(record, dict):
+                    try:
+                        check_fields(record, self.settings)
+                    except FieldTooLong as exc:
+                        raise RecordError(_record_name("listing", record, "listing_id"), exc.field,
+                                          exc.message) from None
+                listing = parse_listing(record)
+            except RecordError as exc:
+                metrics.item_error(exc.field)
+                out.append(Scanned(error=exc))
+                continue
+            out.append(self._scan_one(listing, as_of, exceptions))
+        metrics.STAGE_SECONDS.labels("scan").observe(time.perf_counter() - t0)
+        return out
+
+    def _scan_one(self, listing: Listing, as_of: dt.date, exceptions: dict) -> Scanned:
+        certs, cert_digest = self.certificates(listing.merchant_id)
+        verdict = self.scanner.scan(listing, certs, as_of)
+        excs = exceptions.get(listing.merchant_id, [])
+        if excs:
+            verdict = apply_exceptions(verdict, excs, listing.target_markets, self.groups)
+        metrics.observe_verdict(verdict)
+        item = None
+        if self.recorder is not None:
+            fp = keys.listing_fingerprint(listing)
+            exc_digest = keys.set_digest(str(e.id) for e in excs)
+            item = Item(listing.listing_id, listing.merchant_id, verdict, fp,
+                        keys.scan_key(fp, cert_digest, exc_digest, *self.versions), keys.pack_content(listing))
+        return Scanned(verdict=verdict, item=item)
+
+    def record(self, scanned: list[Scanned]) -> Future | None:
+        items = [s.item for s in scanned if s.item is not None]
+        if not items or self.recorder is None:
+            return None
+        fut = self.recorder.submit(items)
+        if self.settings.record == "background":
+            fut.add_done_callback(_log_failure)
+        return fut
+
+    # --- verdict history and readiness ---------------------------------------------------------------
+    def history(self, listing_id: str) -> list[dict]:
+        return self.store.history(listing_id)
+
+    def ready(self) -> dict[str, Any]:
+        with self.store.reader.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return {"rulesets": self.versions[0], "models": self.versions[1], "database": "ok",
+                "rules": len(self.scanner.rulesets.rules)}
+
+
+def _record_name(kind: str, record: dict, key: str) -> str:
+    ident = record.get(key)
+    return f"{kind} {ident[:200]!r}" if isinstance(ident, str) and ident else kind
+
+
+def _log_failure(fut: Future) -> None:
+    exc = fut.exception()
+    if exc is not None:
+        log.error("recording pre-publish verdicts failed: %s", exc)
