@@ -16,6 +16,7 @@ import html
 import json
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
 from importlib import resources
 
@@ -44,18 +45,34 @@ _SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
 
 @dataclass(slots=True)
 class Doc:
-    """A normalised field value. `starts`/`ends` are None when the map is the identity."""
+    """A normalised field value and its map back to the original.
+
+    The map is the identity (both None), a list of segments — (normalised start, original
+    start, original end, one-to-one) sorted by normalised start — or, for derived views that
+    dropped characters, explicit per-character `starts`/`ends`.
+    """
 
     original: str
     text: str
     starts: list[int] | None = None
     ends: list[int] | None = None
+    segments: list[tuple[int, int, int, bool]] | None = None
+    _keys: list[int] | None = None
+
+    def _at(self, i: int) -> tuple[int, int]:
+        """Original [start, end) of normalised character i."""
+        if self.segments is None:
+            return (self.starts[i], self.ends[i]) if self.starts is not None else (i, i + 1)
+        if self._keys is None:
+            self._keys = [seg[0] for seg in self.segments]
+        norm, start, end, one_to_one = self.segments[bisect_right(self._keys, i) - 1]
+        return (start + i - norm, start + i - norm + 1) if one_to_one else (start, end)
 
     def span(self, i: int, j: int) -> tuple[int, int]:
         """Original [start, end) of the normalised slice text[i:j] (j > i)."""
-        if self.starts is None:
+        if self.segments is None and self.starts is None:
             return i, j
-        return self.starts[i], self.ends[j - 1]
+        return self._at(i)[0], self._at(j - 1)[1]
 
     def quote(self, i: int, j: int) -> tuple[int, int, str]:
         start, end = self.span(i, j)
@@ -128,49 +145,47 @@ def _fold_homoglyphs(text: str) -> str:
     return text if out is None else "".join(out)
 
 
-def _fold_pieces(pieces: list[tuple[str, int, int]]) -> tuple[str, list[int], list[int]]:
+_FOLDED: dict[str, str] = {}
+
+
+def _fold_new(char: str) -> str:
+    folded = _FOLDED[char] = fold_char(char)
+    return folded
+
+
+def _fold_pieces(pieces: list[tuple[str, int, int]]) -> tuple[str, list[tuple[int, int, int, bool]]]:
     """Fold (text, start, end) pieces; a piece with end-start == len(text) maps char by char."""
     out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
+    segments: list[tuple[int, int, int, bool]] = []
+    n = 0  # normalised length so far
+
+    def emit(text: str, start: int, end: int, one_to_one: bool) -> None:
+        nonlocal n
+        if text:
+            out.append(text)
+            segments.append((n, start, end, one_to_one))
+            n += len(text)
+
     for piece, start, end in pieces:
-        one_to_one = end - start == len(piece)
-        if piece.isascii():
-            out.append(piece.lower())
-            if one_to_one:
-                starts.extend(range(start, end))
-                ends.extend(range(start + 1, end + 1))
-            else:
-                starts.extend([start] * len(piece))
-                ends.extend([end] * len(piece))
+        if end - start != len(piece):  # an entity or a tag's space: all of it maps to its source
+            emit(piece.lower() if piece.isascii() else "".join(map(fold_char, piece)), start, end, False)
             continue
-        if not one_to_one:
-            for char in piece:
-                folded = char.lower() if char.isascii() else fold_char(char)
-                out.append(folded)
-                starts.extend([start] * len(folded))
-                ends.extend([end] * len(folded))
+        if piece.isascii():
+            emit(piece.lower(), start, end, True)
             continue
         pos = 0
         for m in _NON_ASCII.finditer(piece):
-            if m.start() > pos:  # an ASCII run: one slice, two ranges
-                a, b = start + pos, start + m.start()
-                out.append(piece[pos:m.start()].lower())
-                starts.extend(range(a, b))
-                ends.extend(range(a + 1, b + 1))
-            for k in range(m.start(), m.end()):
-                folded = fold_char(piece[k])
-                if folded:
-                    out.append(folded)
-                    starts.extend([start + k] * len(folded))
-                    ends.extend([start + k + 1] * len(folded))
+            emit(piece[pos:m.start()].lower(), start + pos, start + m.start(), True)
+            run = m.group()
+            folded = [_FOLDED[c] if c in _FOLDED else _fold_new(c) for c in run]
+            if all(len(f) == 1 for f in folded):  # the common case (CJK, most accents): one for one
+                emit("".join(folded), start + m.start(), start + m.end(), True)
+            else:
+                for k, f in enumerate(folded, start=start + m.start()):
+                    emit(f, k, k + 1, len(f) == 1)
             pos = m.end()
-        if pos < len(piece):
-            a, b = start + pos, start + len(piece)
-            out.append(piece[pos:].lower())
-            starts.extend(range(a, b))
-            ends.extend(range(a + 1, b + 1))
-    return _fold_homoglyphs("".join(out)), starts, ends
+        emit(piece[pos:].lower(), start + pos, end, True)
+    return _fold_homoglyphs("".join(out)), segments
 
 
 # Tags, comments and character references. The stdlib HTMLParser gives the same text but costs
@@ -220,8 +235,8 @@ def normalise(value: str, html: bool = False) -> Doc:
         return Doc(value, value.lower())
     else:
         pieces = [(value, 0, len(value))]
-    text, starts, ends = _fold_pieces(pieces)
-    return Doc(value, text, starts, ends)
+    text, segments = _fold_pieces(pieces)
+    return Doc(value, text, segments=segments)
 
 
 def normalise_term(term: str) -> str:
@@ -232,10 +247,9 @@ def normalise_term(term: str) -> str:
 def _derive(doc: Doc, text: str, keep: list[int] | None) -> Doc:
     """A view of `doc` with new text; `keep` lists the doc positions each new char came from."""
     if keep is None:
-        return Doc(doc.original, text, doc.starts, doc.ends)
-    if doc.starts is None:
-        return Doc(doc.original, text, keep, [k + 1 for k in keep])
-    return Doc(doc.original, text, [doc.starts[k] for k in keep], [doc.ends[k] for k in keep])
+        return Doc(doc.original, text, doc.starts, doc.ends, doc.segments)
+    spans = [doc._at(k) for k in keep]
+    return Doc(doc.original, text, [s for s, _ in spans], [e for _, e in spans])
 
 
 def _leet_spans(text: str) -> list[tuple[int, int]]:
