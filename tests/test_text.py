@@ -78,3 +78,23 @@ def test_split_letters_are_joined_in_a_variant():
 
 def test_terms_normalise_like_text():
     assert normalise_term("  E-Liquid ") == "e-liquid"
+
+
+def _words(text: str) -> str:
+    return "".join(text.split())  # BeautifulSoup's separators differ from ours only in white space
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["<p>", "</p>", "<br/>", "<div class='a'>", "</div>", "<b>", "</b>",
+                                 "<li>", "</li>", "&amp;", "&nbsp;", "&#8482;", "&eacute;", "Nic salt",
+                                 "VG/PG 70/30", "Packing:", "1pc/opp bag", " ", "\n", "<!-- c -->",
+                                 "<script>var x=1;</script>", "<style>p{}</style>", "ok"]), max_size=25)
+       .map("".join))
+def test_html_text_matches_beautifulsoup(value):
+    """The fast tokenizer yields the same text as BeautifulSoup's html.parser (the reference)."""
+    from bs4 import BeautifulSoup
+    soup = BeautifulSoup(value, "html.parser")
+    for tag in soup(["script", "style"]):
+        tag.decompose()
+    expected = _words(normalise(soup.get_text(" ")).text)
+    assert _words(normalise(value, html=True).text) == expected
