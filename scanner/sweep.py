@@ -14,15 +14,15 @@ import multiprocessing
 import os
 import sys
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import orjson
 
 from scanner.listing import RecordError, parse_listing
-from scanner.store import Store, apply_exceptions, open_store
-from scanner.store import keys
+from scanner.store import Store, apply_exceptions, keys, open_store
 from scanner.store.record import Item
 from scanner.sweep_certs import flag_thresholds, import_certificates
 from scanner.sweep_report import Progress, count_shadow, count_verdict, merge, render, summary
@@ -196,7 +196,7 @@ class Sweep:
         """Fingerprint the chunk, skip the unchanged, and build the job for the rest."""
         quarantine: list[tuple[int, str]] = []
         todo: list[tuple[int, dict, str, str]] = []
-        live_v, cand_v = self.versions()
+        live_v, _ = self.versions()
         candidates = []
         for line, rec in records:
             if not isinstance(rec, RecordError) and not all(
@@ -208,27 +208,26 @@ class Sweep:
             if isinstance(rec, RecordError):
                 quarantine.append((line, str(rec)))
                 continue
-            fp = keys.listing_fingerprint(rec)
-            mid = rec.get("merchant_id")
-            mid = mid if isinstance(mid, str) else ""
+            canon = keys.canonical_listing(rec)
+            fp = keys.fingerprint_bytes(canon)
+            mid = rec["merchant_id"]
             key = keys.scan_key(fp, self.cert_digests.get(mid, ""), self.exc_digests.get(mid, ""), *live_v)
-            candidates.append((line, rec, fp, key))
+            candidates.append((line, rec, fp, key, canon))
         counts = Counter(records=len(records), quarantined=len(quarantine))
         touched: list[str] = []
         if self.mode == "live":
-            ids = [r.get("listing_id") for _, r, _, _ in candidates]
-            stored = self.store.scan_state([i for i in ids if isinstance(i, str)])
-            for line, rec, fp, key in candidates:
-                got = stored.get(rec.get("listing_id")) if isinstance(rec.get("listing_id"), str) else None
+            stored = self.store.scan_state([rec["listing_id"] for _, rec, _, _, _ in candidates])
+            for line, rec, fp, key, canon in candidates:
+                got = stored.get(rec["listing_id"])
                 if got is not None and got[0] == key:
                     touched.append(rec["listing_id"])
                     counts["unchanged"] += 1
                     counts[f"unchanged:{got[1]}"] += 1
                 else:
-                    todo.append((line, rec, fp, key))
+                    todo.append((line, canon, fp, key))
         else:
-            todo = candidates
-        merchants = {r.get("merchant_id") for _, r, _, _ in todo if isinstance(r.get("merchant_id"), str)}
+            todo = [(line, canon, fp, key) for line, _, fp, key, canon in candidates]
+        merchants = {rec["merchant_id"] for _, rec, _, _, _ in candidates}
         certs = self.store.certificates_for_many(m for m in merchants if m in self.cert_digests)
         job = ChunkJob(chunk, as_of.isoformat(), todo, certs)
         return job, {"records": len(records), "quarantine": quarantine, "counts": counts, "touched": touched}
@@ -271,8 +270,7 @@ class Sweep:
             name = self.opts.source.replace("table:", "table_")
             path = f"{Path(name).name}.quarantine.jsonl"
         with open(path, "wb") as f:
-            for line, reason in rows:
-                f.write(orjson.dumps({"source": self.opts.source, "line": line, "reason": reason}) + b"\n")
+            f.writelines(orjson.dumps({"source": self.opts.source, "line": line, "reason": reason}) + b"\n" for line, reason in rows)
         self.log(f"sweep: {len(rows)} bad records written to {path}")
 
 

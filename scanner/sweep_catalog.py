@@ -7,8 +7,8 @@ generated catalog exercises every rule without a single policy term living in th
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import orjson
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from scanner.io import read_records
 from scanner.listing import RecordError, parse_certificate, parse_listing

@@ -2,8 +2,9 @@
 a table of the configured database whose columns are the listing's fields."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 import sqlalchemy as sa

@@ -6,11 +6,13 @@ worker lost, a killed sweep resumed) changes nothing."""
 from __future__ import annotations
 
 import threading
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from scanner.listing import Certificate, RecordError, Verdict, parse_listing
-from scanner.store import keys
 
 _SCANNERS: dict[tuple, Any] = {}
 _LOCK = threading.Lock()
@@ -30,8 +32,8 @@ class Spec:
 class ChunkJob:
     chunk: int
     as_of: str
-    # (line, record, fingerprint, scan_key) for records that must be scanned
-    records: list[tuple[int, dict, str, str]]
+    # (line, canonical JSON of the record, fingerprint, scan_key) for records that must be scanned
+    records: list[tuple[int, bytes, str, str]]
     certificates: dict[str, list[Certificate]] = field(default_factory=dict)
 
 
@@ -87,7 +89,8 @@ def scan_chunk(spec: Spec, job: ChunkJob) -> tuple[int, list[Scanned]]:
     live, cand = scanners(spec)
     out: list[Scanned] = []
     valid, items = [], []
-    for line, record, fp, key in job.records:
+    for line, canon, fp, key in job.records:
+        record = orjson.loads(canon)
         try:
             listing = parse_listing(record, line)
         except RecordError as exc:
@@ -98,7 +101,7 @@ def scan_chunk(spec: Spec, job: ChunkJob) -> tuple[int, list[Scanned]]:
         valid.append(listing)
         items.append(Scanned(line, listing.listing_id, listing.merchant_id, fp, key, listing.target_markets,
                              title=listing.title[:120],
-                             content=None if cand is not None else keys.pack_content(record)))
+                             content=None if cand is not None else zlib.compress(canon, 1)))
     certs = [c for cs in job.certificates.values() for c in cs]
     results = _scan_all(live, valid, certs, job.as_of)
     cands = _scan_all(cand, valid, certs, job.as_of) if cand is not None else [None] * len(valid)

@@ -12,7 +12,7 @@ ENV = "SCANNER_DATABASE_URL"
 
 def database_url(url: str | None = None) -> str:
     url = url or os.environ.get(ENV) or DEFAULT_URL
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]   # psycopg 3, not psycopg2
     return url
 

@@ -4,8 +4,8 @@ block. Pure functions: the store supplies the exceptions, the sweep applies them
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Mapping
 
 from scanner.listing import DECISION_ORDER, Finding, Verdict
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import orjson
 
@@ -25,6 +26,10 @@ def canonical_listing(data: dict[str, Any]) -> bytes:
     """The contract fields of a raw listing dict (or a model_dump), empty values dropped."""
     kept = {k: data[k] for k in LISTING_FIELDS if k in data and data[k] not in (None, [], {})}
     return orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)
+
+
+def fingerprint_bytes(canonical: bytes) -> str:
+    return _digest(canonical)
 
 
 def listing_fingerprint(data: dict[str, Any] | Listing) -> str:
@@ -55,8 +60,8 @@ def set_digest(parts: Iterable[str]) -> str:
 
 def scan_key(fingerprint: str, certificates: str, exceptions: str, ruleset_version: str,
              model_version: str) -> str:
-    return _digest("\x1f".join((fingerprint, certificates, exceptions, ruleset_version,
-                                model_version)).encode())
+    return _digest(f"{fingerprint}\x1f{certificates}\x1f{exceptions}\x1f{ruleset_version}\x1f{model_version}"
+                   .encode())
 
 
 def outcome_key(decision: str, blocked_markets: Iterable[str], findings: Iterable[tuple]) -> str:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
+import orjson
 import sqlalchemy as sa
 
 from scanner.listing import Listing, Verdict
@@ -70,60 +71,116 @@ def _chunks(seq: Sequence, n: int = IN_CHUNK):
         yield seq[i:i + n]
 
 
+class Conflict(RuntimeError):
+    """A concurrent writer inserted one of this batch's new listings first: retry the batch."""
+
+
+class _Raw:
+    """Plain DBAPI executemany for the hot inserts: SQLAlchemy's per-row parameter processing
+    costs more than the database does. SQL text is built from this module's constants only."""
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+        self.pg = conn.dialect.name == "postgresql"
+
+    def value(self, v, kind: str = ""):
+        if kind == "json":
+            return orjson.dumps(v).decode()
+        if not self.pg and isinstance(v, dt.datetime):
+            return v.isoformat(sep=" ", timespec="microseconds")
+        if not self.pg and isinstance(v, dt.date):
+            return v.isoformat()
+        return v
+
+    def run(self, sql_head: str, columns: list[str], rows: list[tuple], json: set[str] = frozenset(),
+            tail: str = "") -> int:
+        if not rows:
+            return 0
+        ph = ["%s::jsonb" if (self.pg and c in json) else ("%s" if self.pg else "?") for c in columns]
+        sql = f"{sql_head} ({', '.join(columns)}) VALUES ({', '.join(ph)}) {tail}"
+        kinds = ["json" if c in json else "" for c in columns]
+        params = [tuple(self.value(v, k) for v, k in zip(row, kinds)) for row in rows]
+        cur = self.conn.connection.driver_connection.cursor()
+        try:
+            cur.executemany(sql, params)
+            return cur.rowcount
+        finally:
+            cur.close()
+
+    def update_listings(self, columns: list[str], rows: list[tuple]) -> None:
+        if not rows:
+            return
+        mark = "%s" if self.pg else "?"
+        sql = f"UPDATE listings SET {', '.join(f'{c} = {mark}' for c in columns)} WHERE listing_id = {mark}"
+        cur = self.conn.connection.driver_connection.cursor()
+        try:
+            cur.executemany(sql, [tuple(self.value(v) for v in row) for row in rows])
+        finally:
+            cur.close()
+
+
+V_COLS = ["listing_id", "seq", "decision", "blocked_markets", "points", "ruleset_version", "model_version",
+          "as_of", "fingerprint", "outcome_key", "notes", "run_id", "created_at"]
+F_COLS = ["listing_id", "seq", "idx", "rule", "outcome", "grade", "points", "blocked_markets", "confidence",
+          "reason", "evidence", "excepted_by"]
+L_NEW = ["listing_id", "merchant_id", "fingerprint", "scan_key", "seq", "outcome_key", "decision", "content",
+         "first_seen", "last_seen"]
+L_UPD = ["merchant_id", "fingerprint", "scan_key", "seq", "outcome_key", "decision", "last_seen"]
+
+
 def record_items(conn: sa.Connection, items: list[Item], now: dt.datetime, run_id: int | None = None,
                  flag_below: float | Mapping[str, float] | None = None) -> Counter:
-    """Record a batch inside the caller's transaction; returns counts (verdict rows, flags, charges)."""
+    """Record a batch inside the caller's transaction; returns counts (verdict rows, flags, charges).
+    Raises Conflict when a concurrent writer created one of the new listings first (retry the batch)."""
     counts: Counter = Counter()
     if not items:
         return counts
+    raw = _Raw(conn)
     by_id = {it.listing_id: it for it in items}          # last one wins for duplicate ids in a batch
     ids = sorted(by_id)
-    ins = insert(conn, L)
-    conn.execute(ins.on_conflict_do_update(index_elements=["listing_id"],
-                                           set_={"last_seen": ins.excluded.last_seen}),
-                 [{"listing_id": i, "merchant_id": by_id[i].merchant_id, "fingerprint": by_id[i].fingerprint,
-                   "scan_key": "", "seq": 0, "first_seen": now, "last_seen": now} for i in ids])
     state: dict[str, tuple[int, str | None]] = {}
     open_flags: dict[str, dict[str, int]] = {}
     charged: set[tuple[str, str]] = set()
     for part in _chunks(ids):
-        for lid, seq, ok in conn.execute(sa.select(L.c.listing_id, L.c.seq, L.c.outcome_key)
-                                         .where(L.c.listing_id.in_(part))):
+        q = sa.select(L.c.listing_id, L.c.seq, L.c.outcome_key).where(L.c.listing_id.in_(part))
+        if raw.pg:
+            q = q.order_by(L.c.listing_id).with_for_update()   # existing rows: locked until commit
+        found = 0
+        for lid, seq, ok in conn.execute(q):
             state[lid] = (seq, ok)
+            found += 1
+        if not found:
+            continue                                        # none stored yet: no flags or charges either
         for fid, lid, rule in conn.execute(sa.select(FLAGS.c.id, FLAGS.c.listing_id, FLAGS.c.rule)
                                            .where(FLAGS.c.listing_id.in_(part), FLAGS.c.resolved_at.is_(None))):
             open_flags.setdefault(lid, {})[rule] = fid
         charged.update((a, b) for a, b in conn.execute(sa.select(LEDGER.c.listing_id, LEDGER.c.rule)
                                                        .where(LEDGER.c.listing_id.in_(part))))
 
-    verdict_rows, finding_rows, listing_updates = [], [], []
+    verdict_rows, finding_rows, new_listings, listing_updates, contents = [], [], [], [], []
     flag_rows, resolve_ids, charge_rows = [], [], []
     for lid in ids:
         it, v = by_id[lid], by_id[lid].verdict
-        seq, old_outcome = state[lid]
+        seq, old_outcome = state.get(lid, (0, None))
         outcome = _outcome(v)
         if outcome != old_outcome:
             seq += 1
             counts["verdicts"] += 1
-            verdict_rows.append({
-                "listing_id": lid, "seq": seq, "decision": v.decision, "blocked_markets": list(v.blocked_markets),
-                "points": v.points, "ruleset_version": v.ruleset_version, "model_version": v.model_version,
-                "as_of": dt.date.fromisoformat(str(v.as_of)), "fingerprint": it.fingerprint,
-                "outcome_key": outcome, "notes": list(v.notes), "run_id": run_id, "created_at": now})
+            verdict_rows.append((lid, seq, v.decision, list(v.blocked_markets), v.points, v.ruleset_version,
+                                 v.model_version, dt.date.fromisoformat(str(v.as_of)), it.fingerprint, outcome,
+                                 list(v.notes), run_id, now))
             for idx, f in enumerate(v.findings):
-                finding_rows.append({
-                    "listing_id": lid, "seq": seq, "idx": idx, "rule": f.rule, "outcome": f.outcome,
-                    "grade": f.grade, "points": f.points, "blocked_markets": list(f.blocked_markets),
-                    "confidence": float(f.confidence), "reason": f.reason,
-                    "evidence": [{"field": e.field, "start": e.start, "end": e.end, "text": e.text,
-                                  "detector": e.detector} for e in f.evidence],
-                    "excepted_by": _excepted_by(v, f)})
-        upd = {"b_id": lid, "merchant_id": it.merchant_id, "fingerprint": it.fingerprint,
-               "scan_key": it.scan_key, "seq": seq, "outcome_key": outcome, "decision": v.decision,
-               "last_seen": now}
-        if it.content is not None:
-            upd["content"] = it.content
-        listing_updates.append(upd)
+                finding_rows.append((lid, seq, idx, f.rule, f.outcome, f.grade, f.points, list(f.blocked_markets),
+                                     float(f.confidence), f.reason,
+                                     [{"field": e.field, "start": e.start, "end": e.end, "text": e.text,
+                                       "detector": e.detector} for e in f.evidence], _excepted_by(v, f)))
+        if lid in state:
+            listing_updates.append((it.merchant_id, it.fingerprint, it.scan_key, seq, outcome, v.decision, now, lid))
+            if it.content is not None:
+                contents.append((it.content, lid))
+        else:
+            new_listings.append((lid, it.merchant_id, it.fingerprint, it.scan_key, seq, outcome, v.decision,
+                                 it.content, now, now))
         wanted = _flag_rules(v, flag_below)
         existing = open_flags.get(lid, {})
         for rule, reason in wanted.items():
@@ -146,11 +203,12 @@ def record_items(conn: sa.Connection, items: list[Item], now: dt.datetime, run_i
                 charge_rows.append({"listing_id": lid, "merchant_id": it.merchant_id, "rule": f.rule,
                                     "points": f.points, "seq": seq, "charged_at": now})
 
-    if verdict_rows:
-        conn.execute(insert(conn, V).on_conflict_do_nothing(), verdict_rows)
-    if finding_rows:
-        conn.execute(insert(conn, F).on_conflict_do_nothing(), finding_rows)
-    _update_listings(conn, listing_updates)
+    if raw.run("INSERT INTO listings", L_NEW, new_listings, tail="ON CONFLICT DO NOTHING") != len(new_listings):
+        raise Conflict("a concurrent writer recorded one of these listings first")
+    raw.update_listings(L_UPD, listing_updates)
+    raw.update_listings(["content"], contents)
+    raw.run("INSERT INTO verdicts", V_COLS, verdict_rows, {"blocked_markets", "notes"}, "ON CONFLICT DO NOTHING")
+    raw.run("INSERT INTO findings", F_COLS, finding_rows, {"blocked_markets", "evidence"}, "ON CONFLICT DO NOTHING")
     if flag_rows:
         conn.execute(insert(conn, FLAGS).on_conflict_do_nothing(), flag_rows)
     for part in _chunks(resolve_ids):
@@ -170,17 +228,6 @@ def _excepted_by(v: Verdict, f) -> int | None:
             digits = note[len(marker):].split(" ", 1)[0]
             return int(digits) if digits.isdigit() else None
     return None
-
-
-def _update_listings(conn: sa.Connection, rows: list[dict]) -> None:
-    with_content = [r for r in rows if "content" in r]
-    without = [r for r in rows if "content" not in r]
-    cols = ["merchant_id", "fingerprint", "scan_key", "seq", "outcome_key", "decision", "last_seen"]
-    for batch, extra in ((with_content, ["content"]), (without, [])):
-        if batch:
-            stmt = (L.update().where(L.c.listing_id == sa.bindparam("b_id"))
-                    .values({c: sa.bindparam(c) for c in cols + extra}))
-            conn.execute(stmt, batch)
 
 
 def touch(conn: sa.Connection, listing_ids: list[str], now: dt.datetime) -> None:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Self
 
 import sqlalchemy as sa
 
@@ -12,12 +13,25 @@ from scanner.listing import Certificate, Listing, Verdict, parse_certificate
 from scanner.store import keys
 from scanner.store.db import database_url, insert, make_engine
 from scanner.store.exceptions import ActiveException
-from scanner.store.models import (CacheEntry, CertificateRow, FdaClassification, FindingRow, ListingRow,
-                                  PenaltyCharge, QuarantineRow, ReviewerDecision, ReviewFlag, RuleException,
-                                  SweepCheckpoint, SweepRun, VerdictRow)
-from scanner.store.record import Item, item_for, record_items, touch
+from scanner.store.models import (
+    CacheEntry,
+    CertificateRow,
+    FdaClassification,
+    FindingRow,
+    ListingRow,
+    PenaltyCharge,
+    QuarantineRow,
+    ReviewerDecision,
+    ReviewFlag,
+    RuleException,
+    SweepCheckpoint,
+    SweepRun,
+    VerdictRow,
+)
+from scanner.store.record import Conflict, Item, item_for, record_items, touch
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+RETRIES = 5     # a batch that lost a race to create a listing is retried; then its rows exist
 FLAG_STATUSES = ("open", "confirmed", "dismissed", "escalated")
 FDA_COLUMNS = ("product_code", "device_name", "device_class", "regulation_number", "medical_specialty",
                "submission_type", "definition")
@@ -34,7 +48,7 @@ class StoreError(RuntimeError):
     pass
 
 
-def open_store(url: str | None = None) -> "Store":
+def open_store(url: str | None = None) -> Store:
     """url default: $SCANNER_DATABASE_URL, else sqlite:///scanner.db (WAL mode)."""
     return Store(url)
 
@@ -51,7 +65,7 @@ class Store:
         self.engine.dispose()
         self.reader.dispose()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -209,8 +223,14 @@ class Store:
 
     def record_items(self, items: list[Item], run_id: int | None = None) -> Counter:
         """Record a batch of scanned listings in one transaction."""
-        with self.engine.begin() as conn:
-            return record_items(conn, items, utcnow(), run_id, self.flag_confidence_below)
+        for attempt in range(RETRIES):
+            try:
+                with self.engine.begin() as conn:
+                    return record_items(conn, items, utcnow(), run_id, self.flag_confidence_below)
+            except Conflict:
+                if attempt == RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def scan_keys(self, listing_ids: Iterable[str]) -> dict[str, str]:
         t = T["listings"]
@@ -350,12 +370,18 @@ class Store:
     def commit_chunk(self, run_id: int, chunk: int, records: int, items: list[Item], touched: list[str],
                      counts: dict, quarantine: list[tuple[int, str]]) -> Counter:
         """Verdicts, flags, charges, quarantine lines and the checkpoint of one chunk: all or nothing."""
-        now = utcnow()
-        with self.engine.begin() as conn:
-            got = record_items(conn, items, now, run_id, self.flag_confidence_below)
-            touch(conn, touched, now)
-            self._checkpoint(conn, run_id, chunk, records, counts, got, now, quarantine)
-        return got
+        for attempt in range(RETRIES):
+            now = utcnow()
+            try:
+                with self.engine.begin() as conn:
+                    got = record_items(conn, items, now, run_id, self.flag_confidence_below)
+                    touch(conn, touched, now)
+                    self._checkpoint(conn, run_id, chunk, records, counts, got, now, quarantine)
+                return got
+            except Conflict:
+                if attempt == RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def quarantined(self, run_id: int) -> list[tuple[int, str]]:
         t = T["sweep_quarantine"]

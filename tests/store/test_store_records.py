@@ -119,7 +119,7 @@ def test_concurrent_writers_charge_once(db_url):
             barrier.wait()
             for _ in range(3):
                 s.record_verdict(lst, v, "f")
-        except Exception as exc:   # pragma: no cover - reported below
+        except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
             s.close()

@@ -6,18 +6,16 @@ import shutil
 import orjson
 import pytest
 import sqlalchemy as sa
+from test_sweep_incremental import AS_OF, opts
 
 from scanner.listing import Certificate
 from scanner.rulesets import DEFAULT_DIR, load_rulesets
 from scanner.store import open_store
 from scanner.store.testing import temp_database
-from scanner.sweep import SweepOptions, sweep
+from scanner.sweep import sweep
 from scanner.sweep_catalog import write_jsonl
 from scanner.sweep_certs import import_certificates
 from scanner.sweep_report import shadow_kind
-
-from test_sweep_incremental import AS_OF, opts
-
 
 S = orjson.OPT_SORT_KEYS
 
@@ -31,7 +29,7 @@ def dump(store):
                                  "confidence, reason, evidence FROM findings ORDER BY listing_id, seq, idx")).all()
         ledger = conn.execute(sa.text("SELECT listing_id, rule, points FROM penalty_ledger "
                                       "ORDER BY listing_id, rule")).all()
-    norm = lambda rows: sorted(tuple(orjson.dumps(x, option=S) if isinstance(x, list | dict)  # noqa: E731
+    norm = lambda rows: sorted(tuple(orjson.dumps(x, option=S) if isinstance(x, list | dict)
                                      else orjson.dumps(orjson.loads(x), option=S) if isinstance(x, str) and x[:1] in "[{"
                                      else x.isoformat() if isinstance(x, dt.date) else x for x in r) for r in rows)
     return norm(v), norm(f), norm(ledger)

@@ -3,8 +3,8 @@
 Revision ID: 0002
 Revises: 0001
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 # The model is defined by the service; importing it puts it on the store's metadata, so the
 # store's migrations-match-models check sees this table whenever the migrations are loaded.
