@@ -26,7 +26,11 @@ from scanner.service.settings import Settings
 
 log = logging.getLogger("scanner.service")
 MAX_TOKEN_CHARS = 200
-ID = Path(min_length=1, max_length=contract_limits.ID_CHARS)
+
+
+def _id():
+    """A path id bounded like the contract's ids (a fresh Path object per parameter)."""
+    return Path(min_length=1, max_length=contract_limits.ID_CHARS)
 
 
 class ApiError(Exception):
@@ -204,7 +208,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.get("/v1/verdicts/{listing_id}", tags=["verdicts"], summary="Latest verdict and history of a listing",
              response_model=None,
              responses={200: {"model": schemas.VerdictHistory}, **schemas.errors(401, 403, 404, 422, 429, 503)})
-    async def verdicts(request: Request, listing_id: str = ID, key: ApiKey = scan_key):
+    async def verdicts(request: Request, listing_id: str = _id(), key: ApiKey = scan_key):
         rt = _runtime(request)
         history = await _in_thread(rt, rt.history, listing_id)
         if not history:
@@ -217,7 +221,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.get("/v1/merchants/{merchant_id}/certificates", tags=["certificates"], response_model=None,
              summary="A merchant's stored certificates",
              responses={200: {"model": schemas.CertificateList}, **cert_errors})
-    async def list_certificates(request: Request, merchant_id: str = ID, key: ApiKey = cert_key):
+    async def list_certificates(request: Request, merchant_id: str = _id(), key: ApiKey = cert_key):
         rt = _runtime(request)
         certs = await _in_thread(rt, rt.stored_certificates, merchant_id)
         return _certificates(merchant_id, certs)
@@ -225,7 +229,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.put("/v1/merchants/{merchant_id}/certificates", tags=["certificates"], response_model=None,
              summary="Replace a merchant's certificate set", openapi_extra=schemas.certificates_body(),
              responses={200: {"model": schemas.CertificateList}, **cert_errors})
-    async def replace_certificates(request: Request, merchant_id: str = ID, key: ApiKey = cert_key):
+    async def replace_certificates(request: Request, merchant_id: str = _id(), key: ApiKey = cert_key):
         rt = _runtime(request)
         data = await _json_body(request)
         if not isinstance(data, dict) or not isinstance(data.get("certificates"), list):
@@ -236,7 +240,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.delete("/v1/merchants/{merchant_id}/certificates", tags=["certificates"], response_model=None,
                 summary="Delete all of a merchant's certificates",
                 responses={200: {"model": schemas.Deleted}, **cert_errors})
-    async def delete_all_certificates(request: Request, merchant_id: str = ID, key: ApiKey = cert_key):
+    async def delete_all_certificates(request: Request, merchant_id: str = _id(), key: ApiKey = cert_key):
         rt = _runtime(request)
         n = await _in_thread(rt, rt.delete_certificates, merchant_id)
         return json_response({"merchant_id": merchant_id, "deleted": n})
@@ -245,7 +249,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
              response_model=None, summary="One stored certificate",
              responses={200: {"description": "The certificate", "content": {"application/json": {
                  "schema": schemas.certificate_schema(())}}}, **schemas.errors(401, 403, 404, 422, 429, 503)})
-    async def get_certificate(request: Request, merchant_id: str = ID, certificate_id: str = ID,
+    async def get_certificate(request: Request, merchant_id: str = _id(), certificate_id: str = _id(),
                               key: ApiKey = cert_key):
         rt = _runtime(request)
         certs = await _in_thread(rt, rt.stored_certificates, merchant_id)
@@ -259,7 +263,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
              openapi_extra=schemas.certificate_body(),
              responses={200: {"description": "The stored certificate", "content": {"application/json": {
                  "schema": schemas.certificate_schema(())}}}, **cert_errors})
-    async def put_certificate(request: Request, merchant_id: str = ID, certificate_id: str = ID,
+    async def put_certificate(request: Request, merchant_id: str = _id(), certificate_id: str = _id(),
                               key: ApiKey = cert_key):
         rt = _runtime(request)
         data = await _json_body(request)
@@ -273,7 +277,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.delete("/v1/merchants/{merchant_id}/certificates/{certificate_id}", tags=["certificates"],
                 response_model=None, summary="Delete one certificate",
                 responses={200: {"model": schemas.Deleted}, **schemas.errors(401, 403, 404, 422, 429, 503)})
-    async def delete_certificate(request: Request, merchant_id: str = ID, certificate_id: str = ID,
+    async def delete_certificate(request: Request, merchant_id: str = _id(), certificate_id: str = _id(),
                                  key: ApiKey = cert_key):
         rt = _runtime(request)
         n = await _in_thread(rt, rt.delete_certificates, merchant_id, certificate_id)
