@@ -121,7 +121,9 @@ class Runtime:
         return self._certs.get(merchant_id, load)
 
     def put_certificates(self, merchant_id: str, records: list[Any], replace: bool) -> list[Certificate]:
-        certs = [self._certificate(merchant_id, r, i) for i, r in enumerate(records)]
+        """replace=True: `records` is the merchant's whole set (errors name `certificates[i].field`);
+        otherwise one certificate is added or updated."""
+        certs = [self._certificate(merchant_id, r, i if replace else None) for i, r in enumerate(records)]
         ids = [c.certificate_id for c in certs]
         if len(set(ids)) != len(ids):
             raise RecordError(f"certificates of merchant {merchant_id!r}", "certificate_id", "duplicate id")
@@ -173,8 +175,10 @@ class Runtime:
         if "merchant_id" in record and record["merchant_id"] != merchant_id:
             raise RecordError(_record_name("certificate", record, "certificate_id"), where + "merchant_id",
                               "does not match the merchant in the path")
-        cert = parse_certificate({**record, "merchant_id": merchant_id})
-        return cert
+        try:
+            return parse_certificate({**record, "merchant_id": merchant_id})
+        except RecordError as exc:
+            raise RecordError(exc.record, where + exc.field, exc.message) from None
 
     # --- scanning -----------------------------------------------------------------------------------
     def active_exceptions(self, as_of: dt.date) -> dict:
