@@ -9,7 +9,7 @@ import yaml
 
 from scanner.ml import corpus, evaluate, modelcard, train
 from scanner.ml.document import listing_text
-from scanner.ml.runtime import DEFAULT_DIR, CURRENT, ModelError, load_classifiers, version_dir
+from scanner.ml.runtime import CURRENT, DEFAULT_DIR, ModelError, load_classifiers, version_dir
 
 FEEDBACK_FILE = "feedback.jsonl"
 
@@ -27,7 +27,7 @@ def feedback_rows(path: Path) -> list[dict]:
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{where}: not JSON ({exc.msg})") from None
             if not isinstance(rec, dict) or not isinstance(rec.get("listing"), dict):
-                raise ValueError(f"{where}: field 'listing' must be an object")
+                raise ValueError(f"{where}: field 'listing' must be an object")  # noqa: TRY004 - bad input data, reported as such
             rule = rec.get("rule")
             if not isinstance(rule, str) or rule.split("/")[0] not in corpus.FAMILIES:
                 raise ValueError(f"{where}: field 'rule' must name a rule of {', '.join(corpus.FAMILIES)}")

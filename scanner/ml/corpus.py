@@ -96,19 +96,28 @@ def _ruleset_terms(rulesets_dir: Path) -> dict[str, list[str]]:
     return terms
 
 
-def ruleset_example_rows(rulesets_dir: Path) -> list[dict]:
+def ruleset_example_rows(rulesets_dir: Path, config: dict | None = None) -> list[dict]:
     """The rulesets' own examples: `fire` ones are positives of their family; `pass` ones are
     negatives of their family (unknown for the others: a condom passes sexual_health but is
-    a medical device). Medical `pass` examples often pass thanks to certificates: skipped."""
+    a medical device), unless they fire another rule of the family. Medical `pass` examples
+    often pass thanks to certificates: skipped. `config` (templates.yaml `ruleset_examples`)
+    names rules whose fire or pass examples are not used."""
+    config = config or {}
+    skip = {"fire": set(config.get("fire_not_positive", [])), "pass": set(config.get("pass_not_negative", []))}
+    files = _ruleset_files(rulesets_dir)
+    fired = {(d.get("family"), json.dumps(ex, sort_keys=True, default=str)) for d in files for r in d.get("rules", [])
+             for ex in ((r.get("examples") or {}).get("fire") or [])}
     rows = []
-    for data in _ruleset_files(rulesets_dir):
+    for data in files:
         family = data.get("family")
         for rule in data.get("rules", []):
             examples = rule.get("examples") or {}
             for kind, label in (("fire", 1), ("pass", 0)):
-                if kind == "pass" and family == "medical_device":
+                if (kind == "pass" and family == "medical_device") or rule["id"] in skip[kind]:
                     continue
                 for i, ex in enumerate(examples.get(kind, []) or []):
+                    if kind == "pass" and (family, json.dumps(ex, sort_keys=True, default=str)) in fired:
+                        continue
                     listing = {k: v for k, v in ex.items() if k in ("title", "description", "attributes", "keywords", "image_texts")}
                     rows.append({"text": listing_text(listing), "labels": {family: label},
                                  "provenance": f"ruleset:{rule['id']}:{kind}[{i}]"})
@@ -163,7 +172,7 @@ def _listing(rng: random.Random, filler: _Filler, spec: dict, extra: dict | None
 def build_rows(templates: dict, rulesets_dir: Path, data_dir: Path = SHARED_DATA, seed: int = 20220115) -> list[dict]:
     rng = random.Random(seed)
     filler = _Filler(templates, rulesets_dir, data_dir, rng)
-    rows = ruleset_example_rows(rulesets_dir)
+    rows = ruleset_example_rows(rulesets_dir, templates.get("ruleset_examples"))
     zero = dict.fromkeys(FAMILIES, 0)
     for spec in templates["groups"]:
         if any(s in t for t in spec["titles"] for s in ("{juice}", "{pde5}")) and not filler.external:
@@ -184,7 +193,7 @@ def build_rows(templates: dict, rulesets_dir: Path, data_dir: Path = SHARED_DATA
     ordinary = templates["ordinary"]
     leaves = _taxonomy_leaves(data_dir, ordinary["exclude_paths"])
     for _ in range(ordinary["count"]):
-        path, leaf = rng.choice(leaves)
+        _, leaf = rng.choice(leaves)
         listing = _listing(rng, filler, ordinary, {"leaf": leaf})
         rows.append({"text": listing_text(listing), "labels": dict(zero), "provenance": "generated:ordinary:taxonomy"})
     return rows

@@ -23,7 +23,7 @@ def read_cases(path: Path) -> list[dict]:
                 raise ValueError(f"{path} line {n}: not JSON ({exc.msg})") from None
             for key in ("listing", "expect"):
                 if not isinstance(case.get(key), dict):
-                    raise ValueError(f"{path} line {n}: field '{key}' must be an object")
+                    raise ValueError(f"{path} line {n}: field '{key}' must be an object")  # noqa: TRY004 - bad input data
             cases.append(case)
     return cases
 

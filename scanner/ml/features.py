@@ -72,9 +72,18 @@ def _mix_k(k: np.ndarray) -> np.ndarray:
 
 
 def _words(buf: np.ndarray) -> np.ndarray:
-    """uint32 little-endian word starting at every byte of buf (buf is padded with 4 zero bytes)."""
-    view = np.lib.stride_tricks.as_strided(buf, shape=(len(buf) - 3, 4), strides=(1, 1))
-    return np.ascontiguousarray(view).view("<u4").ravel()
+    """uint32 little-endian word starting at every byte of buf (buf ends with at least 4 zero bytes).
+
+    Four strided copies (one per byte offset mod 4) of aligned uint32 views."""
+    n = len(buf) - 3
+    out = np.empty(n, dtype=np.uint32)
+    for r in range(4):
+        dst = out[r::4]
+        seg = buf[r: r + 4 * len(dst)]
+        if len(seg) < 4 * len(dst):
+            seg = np.concatenate((seg, np.zeros(4 * len(dst) - len(seg), np.uint8)))
+        dst[:] = seg.view("<u4")
+    return out
 
 
 def murmur_ranges(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

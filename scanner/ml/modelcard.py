@@ -16,8 +16,8 @@ def thresholds(manifest: dict) -> dict:
 
 
 def render(manifest: dict, summary: dict) -> str:
-    lines = [START, "", f"Model version **{manifest['version']}**; {manifest['rows']} rows, "
-             f"{manifest['held_out_rows']} held out; training took {manifest['train_seconds']} s.", "",
+    lines = [START, "", (f"Model version **{manifest['version']}**; {manifest['rows']} rows, "
+                         f"{manifest['held_out_rows']} held out; training took {manifest['train_seconds']} s."), "",
              "| family | positives | negatives |", "|---|---|---|"]
     lines += [f"| {f} | {c['positive']} | {c['negative']} |" for f, c in summary.items() if f != "sources"]
     lines += ["", "| source | rows |", "|---|---|"]

@@ -79,13 +79,13 @@ def load_pipeline(path: Path, expected_sha256: str | None = None) -> Pipeline:
         raise ModelError(f"{path}: SHA-256 does not match the manifest: the file was changed or damaged; refused")
     try:
         untrusted = sorted(_schema_types(path) - set(TRUSTED_TYPES))
-    except Exception as exc:  # a damaged archive: zipfile/json errors
+    except Exception as exc:  # noqa: BLE001 - a damaged archive raises zipfile, json or key errors
         raise ModelError(f"{path}: not a readable skops file ({type(exc).__name__}: {exc})") from None
     if untrusted:
         raise ModelError(f"{path}: holds types outside the trusted list, refused: {', '.join(sorted(untrusted))}")
     try:
         model = sio.load(path, trusted=TRUSTED_TYPES)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever skops raises, the file is refused
         raise ModelError(f"{path}: cannot be loaded ({type(exc).__name__}: {exc})") from None
     if not isinstance(model, Pipeline):
         raise ModelError(f"{path}: expected a scikit-learn Pipeline, found {type(model).__name__}")
@@ -178,7 +178,7 @@ class Classifiers:
         for blk in (0, 1):
             m = block == blk
             if m.any():
-                cells, inv = np.unique(b.cols[m], return_inverse=True)
+                _, inv = np.unique(b.cols[m], return_inverse=True)
                 norm[blk] = np.sqrt((np.bincount(inv, weights=sign[m]) ** 2).sum()) or 1.0
         contrib = sign * w[b.cols] / norm[block.astype(int)]
         starts, ends = _map_back(text, b.starts, b.ends)

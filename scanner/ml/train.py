@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-import skops.io as sio
 import sklearn
+import skops.io as sio
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, precision_recall_curve, precision_recall_fscore_support
@@ -30,8 +30,9 @@ from scanner.ml.runtime import CURRENT, Classifiers, load_pipeline, sha256
 
 SEED = 0
 HELD_OUT_PERCENT = 20
-PARAMS = {"C": 20.0, "class_weight": "balanced", "solver": "liblinear", "cv_folds": 3, "calibration": "sigmoid"}
+PARAMS = {"C": 10.0, "tol": 1e-3, "class_weight": "balanced", "solver": "liblinear", "cv_folds": 3, "calibration": "sigmoid"}
 PRECISION_TARGETS = (0.99, 0.95)
+DEFAULT_FEATURES = FeatureParams()
 
 
 def held_out(text: str) -> bool:
@@ -44,7 +45,7 @@ def featurise(texts: list[str], params: FeatureParams, chunk: int = 2048) -> sp.
 
 
 def fit_family(X: sp.csr_matrix, y: np.ndarray, params: FeatureParams) -> Pipeline:
-    base = LogisticRegression(C=PARAMS["C"], class_weight=PARAMS["class_weight"], solver=PARAMS["solver"],
+    base = LogisticRegression(C=PARAMS["C"], tol=PARAMS["tol"], class_weight=PARAMS["class_weight"], solver=PARAMS["solver"],
                               random_state=SEED, max_iter=1000)
     cv = StratifiedKFold(PARAMS["cv_folds"], shuffle=True, random_state=SEED)
     clf = CalibratedClassifierCV(base, method=PARAMS["calibration"], cv=cv, ensemble=False)
@@ -57,7 +58,7 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict:
     """Precision/recall/F1 at 0.5, average precision, and the lowest threshold reaching each precision target."""
     pred = p >= 0.5
     prec, rec, f1, _ = precision_recall_fscore_support(y, pred, average="binary", zero_division=0)
-    out = {"n": int(len(y)), "positives": int(y.sum()), "precision": round(float(prec), 4), "recall": round(float(rec), 4),
+    out = {"n": len(y), "positives": int(y.sum()), "precision": round(float(prec), 4), "recall": round(float(rec), 4),
            "f1": round(float(f1), 4), "average_precision": round(float(average_precision_score(y, p)), 4) if y.any() else 0.0}
     P, R, T = precision_recall_curve(y, p)
     for target in PRECISION_TARGETS:
@@ -87,17 +88,17 @@ def data_hash(rows: list[dict]) -> str:
     return h.hexdigest()
 
 
-def spec(params: FeatureParams = FeatureParams()) -> dict:
+def spec(params: FeatureParams = DEFAULT_FEATURES) -> dict:
     return {"features": asdict(params), "model": PARAMS, "seed": SEED, "held_out_percent": HELD_OUT_PERCENT,
             "sklearn": sklearn.__version__}
 
 
-def version_for(rows: list[dict], params: FeatureParams = FeatureParams()) -> str:
+def version_for(rows: list[dict], params: FeatureParams = DEFAULT_FEATURES) -> str:
     """The model version: a hash of the training data and every training parameter."""
     return hashlib.sha256((data_hash(rows) + json.dumps(spec(params), sort_keys=True)).encode()).hexdigest()[:16]
 
 
-def train(rows: list[dict], models_dir: Path, params: FeatureParams = FeatureParams(), log=print) -> tuple[Classifiers, dict]:
+def train(rows: list[dict], models_dir: Path, params: FeatureParams = DEFAULT_FEATURES, log=print) -> tuple[Classifiers, dict]:
     """Fit every family on the training side of `rows`; save as a new version (not yet current)."""
     t0 = time.perf_counter()
     texts = [r["text"] for r in rows]

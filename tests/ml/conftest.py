@@ -30,10 +30,15 @@ def tiny_rows(seed: int = 1, n: int = 40) -> list[dict]:
     return rows
 
 
+@pytest.fixture()
+def make_rows():
+    return tiny_rows
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> tuple[Path, str]:
     """A models directory with one small trained version made current."""
     models = tmp_path_factory.mktemp("models")
-    clf, manifest = train.train(tiny_rows(), models, log=lambda *a: None)
+    clf, _ = train.train(tiny_rows(), models, log=lambda *a: None)
     train.make_current(models, clf.version)
     return models, clf.version

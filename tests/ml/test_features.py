@@ -2,9 +2,9 @@
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.utils import murmurhash3_32
 
 from scanner.ml.features import BatchHasher, FeatureParams, murmur_ranges, reference_features
-from sklearn.utils import murmurhash3_32
 
 P = FeatureParams()
 TEXTS = [
