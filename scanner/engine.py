@@ -47,7 +47,7 @@ class Scanner:
              store=None) -> Scanner:
         """Build once. `store` (optional) supplies the imported FDA table and the lookup cache."""
         rulesets = load_rulesets(rulesets_dir)
-        return cls(rulesets, medical=_load_medical(rulesets, store), classifiers=None)
+        return cls(rulesets, medical=_load_medical(rulesets, store), classifiers=_load_classifiers(models_dir))
 
     @property
     def ruleset_version(self) -> str:
@@ -73,14 +73,36 @@ class Scanner:
             c = parse_certificate(c)
             by_merchant.setdefault(c.merchant_id, []).append(c)
         day = _as_date(as_of)
+        batch: list[Listing] = []
         for listing in listings:
-            listing = parse_listing(listing)
-            yield self._scan_one(listing, by_merchant.get(listing.merchant_id, []), day)
+            batch.append(parse_listing(listing))
+            if len(batch) == BATCH:
+                yield from self._scan_batch(batch, by_merchant, day)
+                batch = []
+        yield from self._scan_batch(batch, by_merchant, day)
+
+    def _scan_batch(self, batch: list[Listing], by_merchant: dict[str, list[Certificate]],
+                    as_of: dt.date) -> Iterator[Verdict]:
+        probabilities = self._predict(batch)
+        for k, listing in enumerate(batch):
+            row = None if probabilities is None else probabilities[k]
+            yield self._scan_one(listing, by_merchant.get(listing.merchant_id, []), as_of, probabilities=row)
+
+    def _predict(self, listings: list[Listing]):
+        """Each family's probability per listing (one matrix product per batch), or None."""
+        if self.classifiers is None or not listings:
+            return None
+        from scanner.ml import listing_text
+        return self.classifiers.predict([listing_text(listing) for listing in listings])
 
     def _scan_one(self, listing: Listing, certificates: list[Certificate], as_of: dt.date,
-                  excepted: set[str] = frozenset()) -> Verdict:
+                  excepted: set[str] = frozenset(), probabilities=None) -> Verdict:
+        if probabilities is None and self.classifiers is not None:
+            probabilities = self._predict([listing])[0]
         docs = self.documents(listing)
         signals = self.signals(listing, docs)
+        if probabilities is not None:
+            self._add_ml(listing, signals, probabilities)
         if self.medical is not None:
             signals.hits.extend(self.medical.assess(listing, certificates, as_of, dict(docs)))
         return verdict(listing.listing_id, listing.target_markets, signals, self.rulesets, as_of,
@@ -144,6 +166,27 @@ class Scanner:
                                                       p.name, p.name, p.value))
         return ls
 
+    def _add_ml(self, listing: Listing, signals: ListingSignals, probabilities) -> None:
+        """Families whose probability reaches their review threshold, with the n-grams that
+        contributed most as evidence (explaining costs more than predicting: only then)."""
+        from scanner.ml import field_span, listing_text
+        text = None
+        for k, family_name in enumerate(self.classifiers.families):
+            family = self.rulesets.families.get(family_name)
+            p = float(probabilities[k])
+            if family is None or family.ml is None or p < family.ml.review:
+                continue
+            text = text if text is not None else listing_text(listing)
+            evidence = []
+            for start, end, _ in self.classifiers.explain(text, family_name, k=3):
+                where = field_span(listing, start, end)
+                if where is not None:
+                    field, s, e = where
+                    value = _field_value(listing, field)
+                    if value is not None and 0 <= s < e <= len(value):
+                        evidence.append(Signal("", field, s, e, value[s:e], p, "ml", "", family_name))
+            signals.ml[family_name] = (p, evidence)
+
     def _needs_patterns(self, rule_id: str, signals: list[Signal]) -> bool:
         """Run spaCy for a rule only when a trigger group has evidence and terms alone don't decide."""
         triggers = self._pattern_triggers.get(rule_id)
@@ -189,6 +232,13 @@ class Scanner:
                                                    "fuzzy", ref.term, ref.group))
 
 
+def _field_value(listing: Listing, field: str) -> str | None:
+    for name, value in listing.text_fields():
+        if name == field:
+            return value
+    return None
+
+
 def _field_root(name: str) -> str:
     return name.split(".", 1)[0].split("[", 1)[0]
 
@@ -199,6 +249,14 @@ def _as_date(value: dt.date | str | None) -> dt.date:
     if isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(value)
+
+
+def _load_classifiers(models_dir: str | Path | None):
+    try:
+        from scanner.ml import load_classifiers
+    except ImportError:
+        return None
+    return load_classifiers(Path(models_dir) if models_dir else None)
 
 
 def _load_medical(rulesets: Rulesets, store=None) -> Any:

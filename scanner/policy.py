@@ -26,7 +26,8 @@ class ListingSignals:
     category: str                                   # normalised category path ("" when none)
     by_rule: dict[str, list[Signal]] = field(default_factory=lambda: defaultdict(list))
     patterns: dict[str, list[Signal]] = field(default_factory=lambda: defaultdict(list))
-    hits: list[Hit] = field(default_factory=list)   # rules decided by other stages (medical, ML)
+    hits: list[Hit] = field(default_factory=list)   # rules decided by other stages (medical)
+    ml: dict[str, tuple[float, list[Signal]]] = field(default_factory=dict)  # family -> (p, evidence)
 
 
 def _under(category: str, prefixes: list[str]) -> bool:
@@ -125,6 +126,32 @@ def _evidence(contributing: list[Signal], signals: list[Signal]) -> list[Evidenc
     return out
 
 
+def _ml_findings(ls: ListingSignals, rulesets: Rulesets, hits: dict[str, Hit]) -> list[Finding]:
+    """The classifiers' say, for families no rule has fired in. Above the family's block
+    threshold and corroborated by a weighted term or pattern of the family, the family's most likely
+    rule fires (added to `hits`); above its review threshold, when no rule fired at all, a person
+    looks (returned)."""
+    reviews = []
+    nothing_else = not hits
+    for family_name, (p, evidence) in ls.ml.items():
+        family = rulesets.families[family_name]
+        rule = next((r for r in family.rules if r.ml_family_rule), None)
+        if rule is None or family.ml is None or any(r.id in hits for r in family.rules):
+            continue
+        support = [s for r in family.rules for s in ls.by_rule.get(r.id, ()) if s.weight > 0]
+        support += [s for r in family.rules for name, w in r.patterns.items() if w > 0
+                    for s in ls.patterns.get(name, ())]
+        proof = [s.evidence() for s in [*evidence, *support]]
+        if p >= family.ml.block and support:
+            hits[rule.id] = Hit(rule.id, round(p, 3), rule.reason, proof)
+        elif p >= family.ml.review and nothing_else:  # a safety net where the words found nothing
+            reviews.append(Finding(rule=rule.id, grade=None, points=0, blocked_markets=[],
+                                   confidence=round(p, 3), outcome="review", evidence=proof,
+                                   reason=f"The classifier finds this listing likely to break this rule "
+                                          f"(p={p:.2f}); a reviewer decides."))
+    return reviews
+
+
 def _targets(markets: Markets, target_markets: list[str] | None) -> set[str] | None:
     return None if not target_markets else markets.expand(target_markets)
 
@@ -155,6 +182,7 @@ def verdict(listing_id: str, target_markets: list[str] | None, ls: ListingSignal
                     hits[rule.id] = hit
     for hit in ls.hits:
         hits.setdefault(hit.rule, hit)
+    reviews = _ml_findings(ls, rulesets, hits)
     findings, notes = [], []
     for rule_id, hit in hits.items():
         rule = rulesets.rules[rule_id]
@@ -168,6 +196,10 @@ def verdict(listing_id: str, target_markets: list[str] | None, ls: ListingSignal
             # a finding blocks only the targeted markets it names
             finding.blocked_markets = sorted(rulesets.markets.expand(rule.markets) & targets)
         findings.append(finding)
+    for finding in reviews:
+        rule = rulesets.rules[finding.rule]
+        if _applies(rule, rulesets.markets, targets, as_of) and finding.rule not in excepted:
+            findings.append(finding)
     findings.sort(key=lambda f: (-DECISION_ORDER[f.outcome], -_GRADE_ORDER[f.grade], -f.points,
                                  -f.confidence, f.rule))
     decision = findings[0].outcome if findings else "pass"

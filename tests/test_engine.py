@@ -9,8 +9,9 @@ AS_OF = "2022-02-01"
 
 
 @pytest.fixture(scope="module")
-def scanner():
-    return Scanner.load()
+def scanner(tmp_path_factory):
+    # the rules alone: the classifiers' say is tested in tests/test_engine_ml.py
+    return Scanner.load(models_dir=tmp_path_factory.mktemp("no-models"))
 
 
 def listing(title, **kw):
