@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from scanner import limits as contract_limits
 from scanner.listing import RecordError
@@ -21,7 +22,7 @@ from scanner.service import metrics, schemas
 from scanner.service.apikeys import ApiKey
 from scanner.service.limits import BodyLimit, BodyTooLarge, error_body
 from scanner.service.ratelimit import retry_after
-from scanner.service.runtime import Runtime
+from scanner.service.runtime import Conflict, Runtime
 from scanner.service.settings import Settings
 
 log = logging.getLogger("scanner.service")
@@ -41,8 +42,8 @@ class ApiError(Exception):
         super().__init__(message)
 
 
-def json_response(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+def json_response(data: Any, status: int = 200, option: int = 0) -> Response:
+    return Response(orjson.dumps(data, option=option), status_code=status, media_type="application/json")
 
 
 def _error_response(status: int, error: str, message: str, field: str | None = None, record: str | None = None,
@@ -105,8 +106,17 @@ async def _json_body(request: Request) -> Any:
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}", "(body)") from None
 
 
-def _as_of(value: dt.date | None) -> dt.date:
-    return value or dt.date.today()
+AS_OF = Query(None, description="Scan as of this date, YYYY-MM-DD (default: today)",
+              pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", json_schema_extra={"format": "date"})
+
+
+def _as_of(value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(422, "invalid_field", f"not a date (YYYY-MM-DD): {value[:20]!r}", "as_of") from None
 
 
 async def _recorded(rt: Runtime, scanned) -> None:
@@ -159,16 +169,19 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        return _error_response(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:   # every method of the path, not only those of the route that matched
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed(request))}
+        return _error_response(exc.status_code, "http_error", str(exc.detail), headers=headers)
 
     scan_key, cert_key = Depends(require("scan")), Depends(require("certificates"))
 
     @app.post("/v1/scan", tags=["scan"], summary="Scan one listing before it is published",
-              response_model=None, openapi_extra=schemas.scan_body(),
+              response_model=None, openapi_extra=schemas.scan_body(settings),
               responses={200: {"model": schemas.VerdictOut, "description": "The verdict"},
                          **schemas.errors(400, 401, 403, 413, 422, 429, 503)})
     async def scan(request: Request, key: ApiKey = scan_key,
-                   as_of: dt.date | None = Query(None, description="Scan as of this date (default: today)")):
+                   as_of: str | None = AS_OF):
         rt = _runtime(request)
         data = await _json_body(request)
         scanned = await _in_thread(rt, rt.scan_records, [data], _as_of(as_of))
@@ -179,11 +192,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return Response(orjson.dumps(one.verdict), media_type="application/json")
 
     @app.post("/v1/scan/batch", tags=["scan"], summary="Scan up to a batch of listings",
-              response_model=None, openapi_extra=schemas.batch_body(settings.max_batch),
+              response_model=None, openapi_extra=schemas.batch_body(settings),
               responses={200: {"model": schemas.BatchOut, "description": "A verdict or an error per listing"},
                          **schemas.errors(400, 401, 403, 413, 422, 429, 503)})
     async def scan_batch(request: Request, key: ApiKey = scan_key,
-                         as_of: dt.date | None = Query(None, description="Scan as of this date (default: today)")):
+                         as_of: str | None = AS_OF):
         rt = _runtime(request)
         data = await _json_body(request)
         if not isinstance(data, dict) or not isinstance(data.get("listings"), list):
@@ -213,10 +226,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         history = await _in_thread(rt, rt.history, listing_id)
         if not history:
             raise ApiError(404, "not_found", "no verdict recorded for this listing", "listing_id")
-        return json_response({"listing_id": listing_id, "latest": history[-1], "history": history})
+        return json_response({"listing_id": listing_id, "latest": history[-1], "history": history},
+                             option=orjson.OPT_NAIVE_UTC)   # stored times are UTC
 
     # --- certificates ------------------------------------------------------------------------------
-    cert_errors = schemas.errors(400, 401, 403, 413, 422, 429, 503)
+    cert_errors = schemas.errors(400, 401, 403, 409, 413, 422, 429, 503)
 
     @app.get("/v1/merchants/{merchant_id}/certificates", tags=["certificates"], response_model=None,
              summary="A merchant's stored certificates",
@@ -227,7 +241,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return _certificates(merchant_id, certs)
 
     @app.put("/v1/merchants/{merchant_id}/certificates", tags=["certificates"], response_model=None,
-             summary="Replace a merchant's certificate set", openapi_extra=schemas.certificates_body(),
+             summary="Replace a merchant's certificate set", openapi_extra=schemas.certificates_body(settings),
              responses={200: {"model": schemas.CertificateList}, **cert_errors})
     async def replace_certificates(request: Request, merchant_id: str = _id(), key: ApiKey = cert_key):
         rt = _runtime(request)
@@ -248,7 +262,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.get("/v1/merchants/{merchant_id}/certificates/{certificate_id}", tags=["certificates"],
              response_model=None, summary="One stored certificate",
              responses={200: {"description": "The certificate", "content": {"application/json": {
-                 "schema": schemas.certificate_schema(())}}}, **schemas.errors(401, 403, 404, 422, 429, 503)})
+                 "schema": schemas.certificate_schema(settings, ())}}}, **schemas.errors(401, 403, 404, 422, 429, 503)})
     async def get_certificate(request: Request, merchant_id: str = _id(), certificate_id: str = _id(),
                               key: ApiKey = cert_key):
         rt = _runtime(request)
@@ -260,9 +274,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.put("/v1/merchants/{merchant_id}/certificates/{certificate_id}", tags=["certificates"],
              response_model=None, summary="Add or update one certificate",
-             openapi_extra=schemas.certificate_body(),
+             openapi_extra=schemas.certificate_body(settings),
              responses={200: {"description": "The stored certificate", "content": {"application/json": {
-                 "schema": schemas.certificate_schema(())}}}, **cert_errors})
+                 "schema": schemas.certificate_schema(settings, ())}}}, **cert_errors})
     async def put_certificate(request: Request, merchant_id: str = _id(), certificate_id: str = _id(),
                               key: ApiKey = cert_key):
         rt = _runtime(request)
@@ -270,7 +284,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if not isinstance(data, dict):
             raise ApiError(422, "invalid_field", "expected a JSON object", "(body)")
         if "certificate_id" in data and data["certificate_id"] != certificate_id:
-            raise ApiError(422, "invalid_field", "does not match the certificate id in the path", "certificate_id")
+            raise ApiError(409, "conflict", "does not match the certificate id in the path", "certificate_id")
         certs = await _put(rt, merchant_id, [{**data, "certificate_id": certificate_id}], False)
         return json_response(certs[0].model_dump(mode="json"))
 
@@ -312,9 +326,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     return app
 
 
+def _allowed(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 async def _put(rt: Runtime, merchant_id: str, records: list, replace: bool):
     try:
         return await _in_thread(rt, rt.put_certificates, merchant_id, records, replace)
+    except Conflict as exc:
+        raise ApiError(409, "conflict", exc.message, exc.field, exc.record) from None
     except RecordError as exc:
         raise ApiError(422, "invalid_field", exc.message, exc.field, exc.record) from None
 

@@ -7,7 +7,8 @@ import orjson
 
 from scanner.service.settings import Settings
 
-LIST_FIELDS = ("keywords", "image_texts", "target_markets")
+LIST_FIELDS = ("keywords", "image_texts")       # target_markets: the contract's bound (every country fits)
+INT64 = (-(2 ** 63), 2 ** 63 - 1)
 # contract string fields of a listing or a certificate (unknown fields are ignored, bounded by the body size)
 STRING_FIELDS = frozenset(("listing_id", "merchant_id", "title", "description", "category", "certificate_id",
                            "type", "kind", "number", "scope", "device_name", "product_code", "status"))
@@ -30,6 +31,10 @@ def _shown(key: str) -> str:
     return key if len(key) <= SHOWN_KEY_CHARS else key[:SHOWN_KEY_CHARS] + "…"
 
 
+def _int_out_of_range(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and not INT64[0] <= value <= INT64[1]
+
+
 def check_fields(data: Any, settings: Settings, prefix: str = "") -> None:
     """Raise FieldTooLong for the first contract field over its configured bound.
     Types are not checked here: the contract parser reports those."""
@@ -40,6 +45,10 @@ def check_fields(data: Any, settings: Settings, prefix: str = "") -> None:
             limit = settings.field_chars.get(name, settings.max_text_chars)
             if name in STRING_FIELDS and len(value) > limit:
                 raise FieldTooLong(prefix + name, f"longer than {limit} characters ({len(value)})")
+        elif _int_out_of_range(value):
+            raise FieldTooLong(prefix + name, "integer out of the 64-bit range")
+        elif name == "device_classes" and isinstance(value, list) and any(map(_int_out_of_range, value)):
+            raise FieldTooLong(prefix + name, "integer out of the 64-bit range")
         elif name == "attributes" and isinstance(value, dict):
             if len(value) > settings.max_items:
                 raise FieldTooLong(prefix + name, f"more than {settings.max_items} attributes ({len(value)})")

@@ -60,6 +60,13 @@ class TTLCache:
                 self._data.pop(key, None)
 
 
+class Conflict(RecordError):
+    """The request names an id that conflicts with the path or with what is stored (409)."""
+
+
+DATE_FIELDS = ("valid_from", "valid_until")
+
+
 @dataclass(slots=True)
 class Scanned:
     """One listing of a request: its verdict, or why it was refused."""
@@ -129,7 +136,7 @@ class Runtime:
             raise RecordError(f"certificates of merchant {merchant_id!r}", "certificate_id", "duplicate id")
         clash = self._owned_elsewhere(merchant_id, ids)
         if clash:
-            raise RecordError(f"certificate {clash!r}", "certificate_id",
+            raise Conflict(f"certificate {clash!r}", "certificate_id",
                               "belongs to another merchant")
         self.store.upsert_certificates(certs)
         if replace:
@@ -173,10 +180,14 @@ class Runtime:
             raise RecordError(_record_name("certificate", record, "certificate_id"), where + exc.field,
                               exc.message) from None
         if "merchant_id" in record and record["merchant_id"] != merchant_id:
-            raise RecordError(_record_name("certificate", record, "certificate_id"), where + "merchant_id",
-                              "does not match the merchant in the path")
+            raise Conflict(_record_name("certificate", record, "certificate_id"), where + "merchant_id",
+                           "does not match the merchant in the path")
+        for name in DATE_FIELDS:   # the contract parser would also take a number as a timestamp
+            if record.get(name) is not None and not isinstance(record[name], str):
+                raise RecordError(_record_name("certificate", record, "certificate_id"), where + name,
+                                  "expected a date as a string (YYYY-MM-DD)")
         try:
-            return parse_certificate({**record, "merchant_id": merchant_id})
+            return parse_certificate({**_integral(record), "merchant_id": merchant_id})
         except RecordError as exc:
             raise RecordError(exc.record, where + exc.field, exc.message) from None
 
@@ -240,6 +251,21 @@ class Runtime:
             conn.execute(sa.text("SELECT 1"))
         return {"rulesets": self.versions[0], "models": self.versions[1], "database": "ok",
                 "rules": len(self.scanner.rulesets.rules)}
+
+
+def _whole(value: Any) -> Any:
+    exact = isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53
+    return int(value) if exact else value
+
+
+def _integral(record: dict) -> dict:
+    """JSON has one number type: 3.0 is the integer 3 (as JSON Schema says); the contract wants ints."""
+    out = dict(record)
+    if "registration_year" in out:
+        out["registration_year"] = _whole(out["registration_year"])
+    if isinstance(out.get("device_classes"), list):
+        out["device_classes"] = [_whole(v) for v in out["device_classes"]]
+    return out
 
 
 def _record_name(kind: str, record: dict, key: str) -> str:

@@ -33,8 +33,12 @@ def test_certificate_errors_name_the_field(any_service):
         def err(r):
             assert r.status_code == 422, r.text
             return r.json()["field"]
-        assert err(c.put(f"{BASE}/RT-1", json={**CERT, "merchant_id": "M-OTHER"})) == "merchant_id"
-        assert err(c.put(f"{BASE}/RT-9", json={**CERT, "certificate_id": "RT-8"})) == "certificate_id"
+        def conflict(r):
+            assert r.status_code == 409, r.text
+            return r.json()["field"]
+        assert conflict(c.put(f"{BASE}/RT-1", json={**CERT, "merchant_id": "M-OTHER"})) == "merchant_id"
+        assert conflict(c.put(f"{BASE}/RT-9", json={**CERT, "certificate_id": "RT-8"})) == "certificate_id"
+        assert err(c.put(f"{BASE}/RT-1", json={**CERT, "valid_until": 0})) == "valid_until"
         assert err(c.put(f"{BASE}/RT-1", json={**CERT, "kind": "ouija_board"})) == "kind"
         assert err(c.put(f"{BASE}/RT-1", json={**CERT, "registration_year": "2022"})) == "registration_year"
         assert err(c.put(f"{BASE}/RT-1", json={**CERT, "scope": "s" * 1001})) == "scope"
@@ -45,5 +49,5 @@ def test_certificate_errors_name_the_field(any_service):
         # a certificate id that belongs to another merchant is not taken over
         owned = {**CERT, "certificate_id": "RT-OWNED"}
         assert c.put("/v1/merchants/M-OWNER/certificates/RT-OWNED", json=owned).status_code == 200
-        assert err(c.put(f"{BASE}/RT-OWNED", json=owned)) == "certificate_id"
+        assert conflict(c.put(f"{BASE}/RT-OWNED", json=owned)) == "certificate_id"
         assert c.get(BASE).json()["certificates"] == []
