@@ -67,6 +67,7 @@ class TermGroup(Terms):
     unless: Terms = Terms()      # hits of this group are void when any of these occur in `unless_fields`
     unless_fields: list[str] = ["title", "category"]
     fields: list[str] = []       # restrict to these fields ("title", "description", "category", ...)
+    match: Literal["auto", "substring"] = "auto"  # substring: also inside longer words (drug-name stems)
 
 
 class Requirement(_Strict):

@@ -56,9 +56,9 @@ class KeywordIndex:
     def __init__(self, rulesets: Rulesets):
         entries: dict[str, list[TermRef]] = {}
 
-        def add(terms: Terms, rule: str, group: str, kind: str, weight: float) -> None:
+        def add(terms: Terms, rule: str, group: str, kind: str, weight: float, substring: bool = False) -> None:
             for lang, term in terms.items():
-                boundary = BOUNDARY_BY_LANGUAGE.get(lang, "word")
+                boundary = "none" if substring else BOUNDARY_BY_LANGUAGE.get(lang, "word")
                 if boundary == "prefix" and len(term) < PREFIX_MIN_LENGTH:
                     boundary = "word"
                 ref = TermRef(rule, group, kind, term, boundary, weight)
@@ -67,7 +67,7 @@ class KeywordIndex:
 
         for rule in rulesets.rules.values():
             for group in rule.terms:
-                add(group, rule.id, group.name, "term", group.weight)
+                add(group, rule.id, group.name, "term", group.weight, group.match == "substring")
                 add(group.unless, rule.id, group.name, "unless", 0.0)
             add(rule.exceptions, rule.id, "", "exception", 0.0)
         # ASCII spellings in one automaton, the rest in another that only non-ASCII text needs:
