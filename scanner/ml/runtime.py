@@ -165,57 +165,49 @@ class Classifiers:
         return expit(-(self._a * scores + self._c)) @ self._share
 
     def explain(self, text: str, family: str, k: int = 5) -> list[tuple[int, int, float]]:
-        """The (start, end, contribution) spans of `text` whose n-grams pushed it most towards
-        `family`, expanded to whole words and merged where they overlap; largest first."""
+        """The (start, end, contribution) spans of `text` — words, or pieces of long unspaced
+        runs (CJK) — whose n-grams pushed it most towards `family`; largest first."""
         col = self.families.index(family)
         w = self._W[:, self._owner == col].mean(axis=1)
         b = self.hasher.ngrams([text], spans=True)
         if not len(b.cols):
             return []
         sign = np.where(b.positive, 1.0, -1.0)
-        block = b.cols >= self.hasher.n_char
+        block = (b.cols >= self.hasher.n_char).astype(int)
         norm = np.ones(2)
         for blk in (0, 1):
             m = block == blk
             if m.any():
                 _, inv = np.unique(b.cols[m], return_inverse=True)
                 norm[blk] = np.sqrt((np.bincount(inv, weights=sign[m]) ** 2).sum()) or 1.0
-        contrib = sign * w[b.cols] / norm[block.astype(int)]
+        contrib = sign * w[b.cols] / norm[block]
         starts, ends = _map_back(text, b.starts, b.ends)
-        spans: dict[tuple[int, int], float] = {}
-        for i in np.argsort(-contrib)[: 20 * k]:
-            if contrib[i] <= 0:
-                break
-            s, e = _widen(text, int(starts[i]), int(ends[i]))
-            spans[(s, e)] = spans.get((s, e), 0.0) + float(contrib[i])
-        merged: list[list] = []
-        for (s, e), c in sorted(spans.items()):
-            if merged and s < merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], e)
-                merged[-1][2] += c
-            else:
-                merged.append([s, e, c])
-        merged.sort(key=lambda m: -m[2])
-        return [(s, e, round(c, 6)) for s, e, c in merged[:k]]
+        words = _words_of(text)
+        if not words:
+            return []
+        w_start = np.array([s for s, _ in words])
+        w_end = np.array([e for _, e in words])
+        # share each n-gram's contribution among the words it overlaps
+        first = np.searchsorted(w_end, starts, side="right")
+        last = np.searchsorted(w_start, ends, side="left") - 1
+        score = np.zeros(len(words))
+        for c, a, z in zip(contrib, first, last):
+            if z >= a:
+                score[a:z + 1] += c / (z - a + 1)
+        top = [i for i in np.argsort(-score, kind="stable")[:k] if score[i] > 0]
+        return [(int(w_start[i]), int(w_end[i]), round(float(score[i]), 6)) for i in top]
 
 
-_WORD = re.compile(r"\w")
-MAX_WIDEN = 40  # do not widen inside long runs of letters (CJK text has no spaces)
+_WORD_RUN = re.compile(r"\w+")
+MAX_WORD = 12  # unspaced runs (CJK) are cut into pieces of this many characters
 
 
-def _widen(text: str, s: int, e: int) -> tuple[int, int]:
-    ws, we = s, e
-    while ws > 0 and _WORD.match(text[ws - 1]) and s - ws < MAX_WIDEN:
-        ws -= 1
-    while we < len(text) and _WORD.match(text[we]) and we - e < MAX_WIDEN:
-        we += 1
-    if s - ws >= MAX_WIDEN or we - e >= MAX_WIDEN:
-        return s, e
-    while ws < we and text[ws].isspace():
-        ws += 1
-    while we > ws and text[we - 1].isspace():
-        we -= 1
-    return ws, we
+def _words_of(text: str) -> list[tuple[int, int]]:
+    out = []
+    for m in _WORD_RUN.finditer(text):
+        for s in range(m.start(), m.end(), MAX_WORD):
+            out.append((s, min(s + MAX_WORD, m.end())))
+    return out
 
 
 def _map_back(text: str, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

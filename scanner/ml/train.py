@@ -11,6 +11,7 @@ import hashlib
 import json
 import shutil
 import time
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from scanner.ml.runtime import CURRENT, Classifiers, load_pipeline, sha256
 
 SEED = 0
 HELD_OUT_PERCENT = 20
-PARAMS = {"C": 10.0, "tol": 1e-3, "class_weight": "balanced", "solver": "liblinear", "cv_folds": 3, "calibration": "sigmoid"}
+PARAMS = {"C": 20.0, "tol": 1e-4, "class_weight": "balanced", "solver": "liblinear", "cv_folds": 3, "calibration": "sigmoid"}
 PRECISION_TARGETS = (0.99, 0.95)
 DEFAULT_FEATURES = FeatureParams()
 
@@ -120,7 +121,7 @@ def train(rows: list[dict], models_dir: Path, params: FeatureParams = DEFAULT_FE
     files = {}
     for fam, pipe in pipelines.items():
         path = vdir / f"{fam}.skops"
-        sio.dump(pipe, path)
+        sio.dump(pipe, path, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
         load_pipeline(path)  # refuses at once if a type outside the trusted list was saved
         files[fam] = {"file": path.name, "sha256": sha256(path)}
     manifest = {"version": version, "families": list(FAMILIES), "files": files, "spec": spec(params), "rows": len(rows),
