@@ -185,7 +185,7 @@ def _fold_pieces(pieces: list[tuple[str, int, int]]) -> tuple[str, list[tuple[in
                     emit(f, k, k + 1, len(f) == 1)
             pos = m.end()
         emit(piece[pos:].lower(), start + pos, end, True)
-    return _fold_homoglyphs("".join(out)), segments
+    return _fold_homoglyphs("".join(out).replace("_", " ")), segments
 
 
 # Tags, comments and character references. The stdlib HTMLParser gives the same text but costs
@@ -232,7 +232,7 @@ def normalise(value: str, html: bool = False) -> Doc:
     if html and looks_like_html(value):
         pieces = _html_pieces(value)
     elif value.isascii():
-        return Doc(value, value.lower())
+        return Doc(value, value.lower().replace("_", " "))
     else:
         pieces = [(value, 0, len(value))]
     text, segments = _fold_pieces(pieces)

@@ -177,3 +177,17 @@ def test_restricted_market_only_when_targeted(scanner):
     assert verdict("L", ["DE"], ls, rs, day, "none").decision == "pass"
     hit = verdict("L", ["US", "CA"], ls, rs, day, "none")
     assert hit.decision == "restrict" and hit.blocked_markets == ["US"]
+
+
+def test_misspelt_word_inside_a_multiword_term(scanner):
+    for title, expected in [("Male enhancment capsules", "Male enhancment"), ("Brass knucles set", "Brass knucles"),
+                            ("Expandible baton 21in", "Expandible baton"), ("Peper spray 20ml", "Peper spray")]:
+        v = scanner.scan(listing(title), as_of=AS_OF)
+        assert v.decision == "block", title
+        assert any(e.text == expected and e.detector == "fuzzy" for f in v.findings for e in f.evidence), title
+    # the other words must be there, spelt right: a lone near-word is not enough
+    assert scanner.scan(listing("Enhancment of photos, brass fittings"), as_of=AS_OF).decision == "pass"
+
+
+def test_underscores_separate_words(scanner):
+    assert scanner.scan(listing("premium e_liquid 30ml"), as_of=AS_OF).decision == "block"

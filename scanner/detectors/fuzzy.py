@@ -1,8 +1,11 @@
 """Misspellings: rapidfuzz on the words that exact matching did not explain.
 
-Only single-word terms of groups marked `fuzzy` are candidates; each family sets
-its cut-off, minimum length and an allow-list of ordinary words ("crossbody") that
-must never become a term. Results are cached per word: real catalogs repeat words.
+Candidates are the words of the terms in groups marked `fuzzy`. A single-word term
+matches a misspelt word on its own ("sildenafli"); a word of a multi-word term matches
+only when the term's other words stand beside it, spelt right ("male enhancment",
+"brass knucles"), so its own length may be shorter. Each family sets the cut-off, the
+minimum length and an allow-list of ordinary words ("crossbody") that must never become
+a term. Letters that look alike (l, i, 1) are compared as one. Results are cached per word.
 """
 from __future__ import annotations
 
@@ -15,14 +18,19 @@ from scanner.rulesets import Rulesets
 from scanner.text import Doc, normalise_term
 
 _WORD = re.compile(r"[a-z]+")
+_TERM_WORDS = re.compile(r"[a-z]+|[^a-z\s]+")
 _CACHE_LIMIT = 200_000
+_LOOKALIKE = str.maketrans({"l": "i"})
+MULTIWORD_SHORTER_BY = 1  # a word beside its term's other words may be this much shorter
 
 
 @dataclass(frozen=True, slots=True)
 class FuzzyRef:
     rule: str
     group: str
-    term: str
+    term: str                 # the normalised term
+    words: tuple[str, ...]    # the term's words
+    index: int                # which of them this entry stands for
     weight: float
     cutoff: float
 
@@ -44,17 +52,24 @@ class FuzzyIndex:
         for family in rulesets.families.values():
             d = family.defaults
             allow |= {normalise_term(w) for w in d.allow_words}
-            self.min_length = min(self.min_length, d.fuzzy_min_length)
             for rule in family.rules:
                 for group in rule.terms:
                     if not group.fuzzy:
                         continue
                     for _, term in group.items():
-                        word = normalise_term(term)
-                        if _WORD.fullmatch(word) and len(word) >= d.fuzzy_min_length:
-                            ref = FuzzyRef(rule.id, group.name, word, group.weight, d.fuzzy_cutoff)
-                            if ref not in refs.setdefault(word, []):
-                                refs[word].append(ref)
+                        norm = normalise_term(term)
+                        words = tuple(_TERM_WORDS.findall(norm))
+                        if not words or not all(_WORD.fullmatch(w) for w in words):
+                            continue
+                        shortest = d.fuzzy_min_length - (MULTIWORD_SHORTER_BY if len(words) > 1 else 0)
+                        self.min_length = min(self.min_length, shortest)
+                        for i, word in enumerate(words):
+                            if len(word) < shortest:
+                                continue
+                            ref = FuzzyRef(rule.id, group.name, norm, words, i, group.weight, d.fuzzy_cutoff)
+                            key = word.translate(_LOOKALIKE)
+                            if ref not in refs.setdefault(key, []):
+                                refs[key].append(ref)
         self.refs = refs
         self.choices = list(refs)
         self.allow = allow
@@ -69,9 +84,10 @@ class FuzzyIndex:
             pass
         found = None
         if self.choices:
-            hit = process.extractOne(word, self.choices, scorer=fuzz.ratio, score_cutoff=self.min_cutoff)
+            key = word.translate(_LOOKALIKE)
+            hit = process.extractOne(key, self.choices, scorer=fuzz.ratio, score_cutoff=self.min_cutoff)
             # misspellings keep the first letter; this also keeps "enforce" from becoming "cenforce"
-            if hit is not None and hit[0][0] == word[0]:
+            if hit is not None and hit[0][0] == key[0]:
                 found = (hit[0], hit[1])
         if found is None:
             if len(self._clean) < _CACHE_LIMIT:
@@ -81,22 +97,27 @@ class FuzzyIndex:
         return found
 
     def find(self, doc: Doc, explained: list[tuple[int, int]]) -> list[FuzzyMatch]:
-        """Fuzzy matches among the words of `doc` not covered by `explained` original spans."""
+        """Fuzzy matches among the words of `doc` not covered by `explained` spans of `doc`."""
         out: list[FuzzyMatch] = []
         # set arithmetic first: most words were seen before and are known clean
         words = set(_WORD.findall(doc.text)) - self._clean - self.allow
         hits = {w: b for w in words if len(w) >= self.min_length and (b := self._best(w)) is not None}
         if not hits:
             return out
-        for m in _WORD.finditer(doc.text):
-            best = hits.get(m.group())
-            if best is None:
+        tokens = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(doc.text)]
+        for i, (word, start, end) in enumerate(tokens):
+            best = hits.get(word)
+            if best is None or any(s <= start and end <= e for s, e in explained):
                 continue
-            start, end = doc.span(m.start(), m.end())
-            if any(s <= start and end <= e for s, e in explained):
-                continue
-            term, score = best
-            for ref in self.refs[term]:
-                if score >= ref.cutoff:
-                    out.append(FuzzyMatch(ref, start, end, doc.original[start:end], score))
+            choice, score = best
+            for ref in self.refs[choice]:
+                if score < ref.cutoff or len(word) < len(ref.words[ref.index]) - 2:
+                    continue
+                first, last = i - ref.index, i - ref.index + len(ref.words) - 1
+                if first < 0 or last >= len(tokens):
+                    continue
+                if any(tokens[first + k][0] != w for k, w in enumerate(ref.words) if k != ref.index):
+                    continue
+                s, e = doc.span(tokens[first][1], tokens[last][2])
+                out.append(FuzzyMatch(ref, s, e, doc.original[s:e], score))
         return out
