@@ -1,0 +1,107 @@
+"""`scanner keys` and `scanner serve` as a user runs them: keys printed once and stored hashed;
+the served process answers, and on SIGTERM finishes the request in flight before it exits."""
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from conftest import REPO
+from scanner.cli import main
+from scanner.service.apikeys import T as KEYS
+from scanner.service.apikeys import create_key
+from scanner.store import open_store
+
+
+def test_keys_create_list_revoke(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    assert main(["keys", "--database", url, "create", "--name", "publisher", "--scope", "scan",
+                 "--rate-limit", "600"]) == 0
+    out = capsys.readouterr()
+    token = out.out.strip()
+    assert token.startswith("lcs_") and len(token) > 40 and "shown only now" in out.err
+    with open_store(url) as store, store.engine.connect() as conn:
+        row = conn.execute(sa.select(KEYS)).one()._mapping
+    assert row["key_hash"] == hashlib.sha256(token.encode()).hexdigest() and token not in str(dict(row))
+    assert (row["scope"], row["rate_limit"]) == ("scan", 600)
+    assert main(["keys", "--database", url, "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "publisher" in listed and token not in listed and "active" in listed
+    assert main(["keys", "--database", url, "revoke", "publisher"]) == 0
+    assert main(["keys", "--database", url, "revoke", "publisher"]) == 1     # nothing left to revoke
+    capsys.readouterr()
+    assert main(["keys", "--database", url, "list"]) == 0
+    assert "revoked" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["keys", "--database", url, "create", "--name", "x", "--scope", "superuser"])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_finishes_in_flight_requests_on_sigterm(tmp_path):
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    with open_store(url) as store:
+        store.upgrade()
+        _, key = create_key(store.engine, "t", "scan")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "SCANNER_DATABASE_URL": url}
+    proc = subprocess.Popen([sys.executable, "-m", "scanner.cli", "serve", "--port", str(port)], cwd=REPO, env=env,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            try:
+                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+
+        body = orjson.dumps({"listing_id": "SLOW-1", "merchant_id": "M-SLOW", "title": "Electric stun gun baton",
+                             "description": "x " * 2000})
+        started = threading.Event()
+
+        def slow_body():             # the request is in flight while the server is told to stop
+            yield body[:100]
+            started.set()
+            time.sleep(1.5)
+            yield body[100:]
+
+        result = {}
+
+        def send():
+            result["r"] = httpx.post(base + "/v1/scan", content=slow_body(), timeout=30,
+                                     headers={"X-API-Key": key, "content-type": "application/json"})
+
+        t = threading.Thread(target=send)
+        t.start()
+        assert started.wait(10)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        t.join(30)
+        r = result["r"]
+        assert r.status_code == 200 and r.json()["listing_id"] == "SLOW-1" and r.json()["decision"] == "block"
+        assert proc.wait(30) in (0, -signal.SIGTERM)   # uvicorn re-raises the signal after a clean shutdown
+        with pytest.raises(httpx.TransportError):
+            httpx.get(base + "/healthz", timeout=1)
+        with open_store(url) as store:     # the verdict of the in-flight request was committed
+            assert store.history("SLOW-1")[-1]["decision"] == "block"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
