@@ -323,7 +323,19 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
+    _include_review_pages(app)
     return app
+
+
+def _include_review_pages(app: FastAPI) -> None:
+    """The reviewers' pages (/review), when that area is installed; they use this app's store."""
+    try:
+        from scanner.review.app import create_review_router
+    except ImportError as exc:
+        if exc.name and "scanner.review".startswith(exc.name):
+            return
+        raise
+    app.include_router(create_review_router())
 
 
 def _allowed(request: Request) -> list[str]:
