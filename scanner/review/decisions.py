@@ -126,8 +126,8 @@ def _confirm_charge(conn, flag, charge, points: int, user: User, now: dt.datetim
         return "no points for this rule"
     res = conn.execute(insert(conn, LEDGER).on_conflict_do_nothing().values(
         listing_id=flag.listing_id, merchant_id=flag.merchant_id, rule=flag.rule, points=points,
-        seq=flag.seq, charged_at=now))
-    return f"charged {points} points" if res.rowcount == 1 else "already charged"
+        seq=flag.seq, charged_at=now).returning(LEDGER.c.id)).first()
+    return f"charged {points} points" if res is not None else "already charged"
 
 
 def _charge_state(charge) -> dict | None:
