@@ -120,8 +120,8 @@ class Sweep:
 
         self.store, self.opts = store, opts
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
-        self.live = Scanner.load(opts.rulesets, opts.models)
-        self.cand = Scanner.load(opts.shadow or opts.rulesets, opts.shadow_models or opts.models) \
+        self.live = Scanner.load(opts.rulesets, opts.models, store=store)
+        self.cand = Scanner.load(opts.shadow or opts.rulesets, opts.shadow_models or opts.models, store=store) \
             if (opts.shadow or opts.shadow_models) else None
         self.mode = "shadow" if self.cand is not None else "live"
         rs = self.live.rulesets
@@ -153,7 +153,9 @@ class Sweep:
         done = store.done_chunks(run_id)
         if resumed:
             self.log(f"sweep: resuming run {run_id}: {len(done)} chunks already committed")
-        self.cert_digests = store.certificate_digests()
+        self.cert_digests = store.certificate_digests(as_of)
+        in_effect = keys.rules_in_effect(self.live.rulesets.rules.values(), as_of)
+        self.version_key = (f"{live_v[0]}#{in_effect}#{store.fda_digest()}", live_v[1])
         self.exceptions = store.active_exceptions_all(as_of)
         self.exc_digests = {m: keys.set_digest(str(e.id) for e in es) for m, es in self.exceptions.items()}
         total = count_records(opts.source, store) if opts.progress else None
@@ -171,7 +173,8 @@ class Sweep:
                     self._commit(run_id, (chunk, []), prepared, progress)
                     continue
                 if pool is None:
-                    pool = _Pool(opts, Spec(opts.rulesets, opts.models, opts.shadow, opts.shadow_models))
+                    pool = _Pool(opts, Spec(opts.rulesets, opts.models, opts.shadow, opts.shadow_models,
+                                            store.url))
                 pending.add(pool.submit(job))
                 while len(pending) >= pool.limit:
                     finished, pending = pool.wait_one(pending)
@@ -196,7 +199,6 @@ class Sweep:
         """Fingerprint the chunk, skip the unchanged, and build the job for the rest."""
         quarantine: list[tuple[int, str]] = []
         todo: list[tuple[int, dict, str, str]] = []
-        live_v, _ = self.versions()
         candidates = []
         for line, rec in records:
             if not isinstance(rec, RecordError) and not all(
@@ -211,7 +213,7 @@ class Sweep:
             canon = keys.canonical_listing(rec)
             fp = keys.fingerprint_bytes(canon)
             mid = rec["merchant_id"]
-            key = keys.scan_key(fp, self.cert_digests.get(mid, ""), self.exc_digests.get(mid, ""), *live_v)
+            key = keys.scan_key(fp, self.cert_digests.get(mid, ""), self.exc_digests.get(mid, ""), *self.version_key)
             candidates.append((line, rec, fp, key, canon))
         counts = Counter(records=len(records), quarantined=len(quarantine))
         touched: list[str] = []
@@ -227,7 +229,8 @@ class Sweep:
                     todo.append((line, canon, fp, key))
         else:
             todo = [(line, canon, fp, key) for line, _, fp, key, canon in candidates]
-        merchants = {rec["merchant_id"] for _, rec, _, _, _ in candidates}
+        scanning = {line for line, _, _, _ in todo}
+        merchants = {rec["merchant_id"] for line, rec, _, _, _ in candidates if line in scanning}
         certs = self.store.certificates_for_many(m for m in merchants if m in self.cert_digests)
         job = ChunkJob(chunk, as_of.isoformat(), todo, certs)
         return job, {"records": len(records), "quarantine": quarantine, "counts": counts, "touched": touched}

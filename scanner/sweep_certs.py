@@ -39,13 +39,14 @@ def rescan(store: Store, merchant_ids: Iterable[str], as_of: dt.date | None = No
            rulesets: str | None = None, models: str | None = None) -> Counter:
     from scanner.engine import Scanner
 
-    scanner = Scanner.load(rulesets, models)
+    scanner = Scanner.load(rulesets, models, store=store)
     as_of = as_of or dt.date.today()
     store.flag_confidence_below = flag_thresholds(scanner.rulesets)
     groups = {k: set(v) for k, v in scanner.rulesets.markets.groups.items()}
-    cert_digests = store.certificate_digests()
+    cert_digests = store.certificate_digests(as_of)
     exceptions = store.active_exceptions_all(as_of)
-    versions = (scanner.ruleset_version, scanner.model_version)
+    in_effect = keys.rules_in_effect(scanner.rulesets.rules.values(), as_of)
+    versions = (f"{scanner.ruleset_version}#{in_effect}#{store.fda_digest()}", scanner.model_version)
     counts: Counter = Counter()
     for mid in sorted(set(merchant_ids)):
         certs = store.certificates_for(mid)

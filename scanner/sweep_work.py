@@ -26,6 +26,7 @@ class Spec:
     models: str | None = None
     shadow_rulesets: str | None = None
     shadow_models: str | None = None
+    database: str | None = None          # the store's URL: the Scanner reads the FDA table and cache from it
 
 
 @dataclass(slots=True)
@@ -59,10 +60,16 @@ def scanners(spec: Spec) -> tuple[Any, Any | None]:
         if got is None:
             from scanner.engine import Scanner
 
-            live = Scanner.load(spec.rulesets, spec.models)
+            store = None
+            if spec.database is not None:
+                from scanner.store import open_store
+
+                store = open_store(spec.database)   # kept open for the worker's life
+            live = Scanner.load(spec.rulesets, spec.models, store=store)
             cand = None
             if spec.shadow_rulesets or spec.shadow_models:
-                cand = Scanner.load(spec.shadow_rulesets or spec.rulesets, spec.shadow_models or spec.models)
+                cand = Scanner.load(spec.shadow_rulesets or spec.rulesets, spec.shadow_models or spec.models,
+                                    store=store)
             got = _SCANNERS[spec] = (live, cand)
         return got
 

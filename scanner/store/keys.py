@@ -6,6 +6,7 @@ model version. Everything is hashed from a canonical JSON form (sorted keys).
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import zlib
 from collections.abc import Iterable
@@ -50,6 +51,24 @@ def unpack_content(blob: bytes) -> dict[str, Any]:
 
 def certificate_digest(data: dict[str, Any]) -> str:
     return _digest(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
+
+
+def as_of_relation(data: dict[str, Any], as_of: dt.date) -> str:
+    """How the as-of date relates to a certificate's dates: a verdict can depend on as_of through
+    these only, so a sweep must rescan when one of them flips (a licence expires, a year turns)."""
+    def cmp(a, b) -> int:
+        return (a > b) - (a < b)
+    start, until = data.get("valid_from"), data.get("valid_until")
+    out = ["" if start is None else str(int(as_of >= dt.date.fromisoformat(str(start)))),
+           "" if until is None else str(int(as_of <= dt.date.fromisoformat(str(until))))]
+    year = data.get("registration_year")
+    out.append("" if year is None else str(cmp(int(year), as_of.year)))
+    return ",".join(out)
+
+
+def rules_in_effect(rules: Iterable[Any], as_of: dt.date) -> str:
+    """Digest of the rule ids whose effective date has come: part of every scan key."""
+    return set_digest(r.id for r in rules if getattr(r, "effective", None) is None or r.effective <= as_of)
 
 
 def set_digest(parts: Iterable[str]) -> str:

@@ -101,6 +101,10 @@ class Store:
                 conn.execute(insert(conn, t).on_conflict_do_nothing(), data)
         return len(data)
 
+    def fda_digest(self) -> str:
+        """Digest of the stored FDA classification: verdicts depend on it, so scan keys do too."""
+        return keys.set_digest(keys.certificate_digest(r) for r in self.fda_classification())
+
     def fda_classification(self) -> list[dict]:
         t = T["fda_classification"]
         with self.reader.connect() as conn:
@@ -174,13 +178,14 @@ class Store:
                     out.setdefault(m, []).append(Certificate.model_validate(data))
         return out
 
-    def certificate_digests(self) -> dict[str, str]:
-        """merchant_id -> digest of its certificate set (merchants with none are absent)."""
+    def certificate_digests(self, as_of: dt.date | None = None) -> dict[str, str]:
+        """merchant_id -> digest of its certificate set (merchants with none are absent); with
+        as_of, also of how that date relates to each certificate's validity dates."""
         t = T["certificates"]
         per: dict[str, list[str]] = {}
         with self.reader.connect() as conn:
-            for m, d in conn.execute(sa.select(t.c.merchant_id, t.c.digest)):
-                per.setdefault(m, []).append(d)
+            for m, d, data in conn.execute(sa.select(t.c.merchant_id, t.c.digest, t.c.data)):
+                per.setdefault(m, []).append(d if as_of is None else f"{d}@{keys.as_of_relation(data, as_of)}")
         return {m: keys.set_digest(ds) for m, ds in per.items()}
 
     # --- rule exceptions ---------------------------------------------------------------------------

@@ -6,10 +6,10 @@ import shutil
 import orjson
 import pytest
 import sqlalchemy as sa
-from test_sweep_incremental import AS_OF, opts
+from test_sweep_incremental import AS_OF
 
 from scanner.listing import Certificate
-from scanner.rulesets import DEFAULT_DIR, load_rulesets
+from scanner.rulesets import load_rulesets
 from scanner.store import open_store
 from scanner.store.testing import temp_database
 from scanner.sweep import sweep
@@ -43,19 +43,19 @@ def dask_client():
         yield client
 
 
-def test_dask_and_local_engines_agree(db_url, tmp_path, rulesets, dask_client):
+def test_dask_and_local_engines_agree(db_url, tmp_path, rulesets, dask_client, make_opts):
     src = write_jsonl(tmp_path / "cat.jsonl", 600, rulesets=rulesets, risky_share=0.3, seed=5)
     with open_store(db_url) as dask_store:
         dask_store.upgrade()
-        got = sweep(dask_store, opts(src, engine="dask", scheduler=dask_client, chunk_size=60))
+        got = sweep(dask_store, make_opts(src, engine="dask", scheduler=dask_client, chunk_size=60))
         assert got["scanned"] == 600
         # a retried partition changes nothing: run the same chunks again through Dask
-        again = sweep(dask_store, opts(src, engine="dask", scheduler=dask_client, chunk_size=60))
+        again = sweep(dask_store, make_opts(src, engine="dask", scheduler=dask_client, chunk_size=60))
         assert again["unchanged"] == 600
         from_dask = dump(dask_store)
     with temp_database("sqlite", tmp_path) as url, open_store(url) as local_store:
         local_store.upgrade()
-        sweep(local_store, opts(src, engine="local", workers=2, chunk_size=60))
+        sweep(local_store, make_opts(src, engine="local", workers=2, chunk_size=60))
         from_local = dump(local_store)
     assert from_dask == from_local
     assert len(from_dask[0]) == 600 and from_dask[2]                     # verdicts, and some charges
@@ -65,14 +65,14 @@ def _candidate_without_family(tmp_path, rulesets):
     """A candidate ruleset directory: the live one with one (non-medical) family file removed."""
     fam = next(f for name, f in sorted(rulesets.families.items()) if f.extra == {} and f.rules)
     cand = tmp_path / "candidate"
-    shutil.copytree(DEFAULT_DIR, cand)
+    shutil.copytree(rulesets.directory, cand)
     for path in cand.glob("*.yaml"):
         if path.read_text(encoding="utf-8").find(f"family: {fam.family}") >= 0:
             path.unlink()
     return cand, fam
 
 
-def test_shadow_run_reports_differences_and_writes_nothing(store, tmp_path, rulesets, live_scanner):
+def test_shadow_run_reports_differences_and_writes_nothing(store, tmp_path, rulesets, live_scanner, make_opts):
     cand_dir, fam = _candidate_without_family(tmp_path, rulesets)
     candidate = load_rulesets(cand_dir)
     assert fam.family not in candidate.families and candidate.version != rulesets.version
@@ -80,7 +80,7 @@ def test_shadow_run_reports_differences_and_writes_nothing(store, tmp_path, rule
     records = [orjson.loads(x) for x in src.read_bytes().splitlines()]
     from scanner import Scanner
 
-    cand_scanner = Scanner.load(cand_dir)
+    cand_scanner = Scanner.load(cand_dir, make_opts("-").models)
     want: dict[str, int] = {}
     for r in records:
         kind = shadow_kind(live_scanner.scan(r, as_of=AS_OF), cand_scanner.scan(r, as_of=AS_OF))
@@ -88,7 +88,7 @@ def test_shadow_run_reports_differences_and_writes_nothing(store, tmp_path, rule
             want[kind] = want.get(kind, 0) + 1
     assert want.get("cleared", 0) > 0
 
-    got = sweep(store, opts(src, shadow=str(cand_dir)))
+    got = sweep(store, make_opts(src, shadow=str(cand_dir)))
     changes = {k: v for k, v in got["shadow"]["changes"].items() if k in want or k.startswith(("newly", "relaxed",
                                                                                                  "cleared"))}
     assert changes == want
@@ -119,23 +119,25 @@ def _certificate_case(live_scanner):
     pytest.skip("no ruleset example whose decision depends on certificates")
 
 
-def test_certificate_change_rescans_medical_listings(store, tmp_path, live_scanner):
+def test_certificate_change_rescans_medical_listings(store, tmp_path, live_scanner, make_opts):
     data, certs, as_of, without, with_certs = _certificate_case(live_scanner)
     other = {"listing_id": "PLAIN-1", "merchant_id": "M-med", "title": "Cotton towel 70x140"}
     src = tmp_path / "med.jsonl"
     src.write_bytes(orjson.dumps(data) + b"\n" + orjson.dumps(other) + b"\n")
-    sweep(store, opts(src, as_of=as_of))
+    sweep(store, make_opts(src, as_of=as_of))
     assert store.history("MED-1")[-1]["decision"] == without.decision
     cert_file = tmp_path / "certs.jsonl"
     cert_file.write_bytes(b"\n".join(orjson.dumps(c.model_dump(mode="json")) for c in certs))
-    got = import_certificates(store, str(cert_file), as_of=as_of)
+    o = make_opts("-")
+    got = import_certificates(store, str(cert_file), as_of=as_of, rulesets=o.rulesets, models=o.models)
     assert got["merchants_changed"] == ["M-med"]
     assert got["rescan"]["medical_listings_rescanned"] == 1            # the towel is not a device
     hist = store.history("MED-1")
     assert [h["decision"] for h in hist] == [without.decision, with_certs.decision]
     # the next sweep sees both listings as up to date
-    again = sweep(store, opts(src, as_of=as_of))
+    again = sweep(store, make_opts(src, as_of=as_of))
     assert (again["scanned"], again["unchanged"]) == (0, 2)
     # importing the same certificates again changes nothing
-    assert import_certificates(store, str(cert_file), as_of=as_of)["merchants_changed"] == []
+    assert import_certificates(store, str(cert_file), as_of=as_of, rulesets=o.rulesets,
+                               models=o.models)["merchants_changed"] == []
 

@@ -5,19 +5,11 @@ import orjson
 import sqlalchemy as sa
 
 from scanner.store.record import _flag_rules
-from scanner.sweep import SweepOptions, sweep
+from scanner.sweep import sweep
 from scanner.sweep_catalog import generate, write_jsonl
 from scanner.sweep_certs import flag_thresholds
 
 AS_OF = dt.date(2022, 2, 1)
-
-
-def opts(source, **kw):
-    kw.setdefault("workers", 1)
-    kw.setdefault("chunk_size", 50)
-    kw.setdefault("as_of", AS_OF)
-    kw.setdefault("progress", False)
-    return SweepOptions(source=str(source), **kw)
 
 
 def expected(live_scanner, records):
@@ -32,13 +24,13 @@ def expected(live_scanner, records):
     }
 
 
-def test_sweep_counts_then_skips_unchanged(store, tmp_path, rulesets, live_scanner):
+def test_sweep_counts_then_skips_unchanged(store, tmp_path, rulesets, live_scanner, make_opts):
     path = write_jsonl(tmp_path / "cat.jsonl", 400, rulesets=rulesets, risky_share=0.3)
     records = [orjson.loads(x) for x in path.read_bytes().splitlines()]
     want = expected(live_scanner, records)
     assert want["penalty_ledger"] > 0 and len(want["decisions"]) > 1     # the catalog exercises rules
 
-    first = sweep(store, opts(path))
+    first = sweep(store, make_opts(path))
     c = store.counts()
     assert (first["scanned"], first["unchanged"], first["quarantined"]) == (400, 0, 0)
     assert {k: c[k] for k in ("verdicts", "review_flags", "penalty_ledger")} == \
@@ -46,7 +38,7 @@ def test_sweep_counts_then_skips_unchanged(store, tmp_path, rulesets, live_scann
     assert first["decisions"] == want["decisions"]
     assert c["sweep_checkpoints"] == 8
 
-    second = sweep(store, opts(path))
+    second = sweep(store, make_opts(path))
     assert (second["scanned"], second["unchanged"]) == (0, 400)
     assert second["unchanged_decisions"] == want["decisions"]
     assert store.counts()["verdicts"] == want["verdicts"] and store.counts()["penalty_ledger"] == c["penalty_ledger"]
@@ -55,12 +47,12 @@ def test_sweep_counts_then_skips_unchanged(store, tmp_path, rulesets, live_scann
     for r in records[:5]:
         r["description"] = (r.get("description") or "") + " Now in blue."
     path.write_bytes(b"\n".join(orjson.dumps(r) for r in records) + b"\n")
-    third = sweep(store, opts(path))
+    third = sweep(store, make_opts(path))
     assert (third["scanned"], third["unchanged"]) == (5, 395)
     assert store.counts()["verdicts"] == want["verdicts"]
 
 
-def test_bad_records_are_quarantined_with_line_and_field(store, tmp_path, rulesets):
+def test_bad_records_are_quarantined_with_line_and_field(store, tmp_path, rulesets, make_opts):
     good = list(generate(30, rulesets=rulesets))
     lines = [orjson.dumps(r) for r in good[:10]] + [b"{not json", orjson.dumps({"listing_id": "X-1"}),
                                                      orjson.dumps({**good[10], "title": 7})]
@@ -68,7 +60,7 @@ def test_bad_records_are_quarantined_with_line_and_field(store, tmp_path, rulese
     src = tmp_path / "bad.jsonl"
     src.write_bytes(b"\n".join(lines) + b"\n")
     q = tmp_path / "q.jsonl"
-    got = sweep(store, opts(src, quarantine=str(q)))
+    got = sweep(store, make_opts(src, quarantine=str(q)))
     assert (got["scanned"], got["quarantined"]) == (30, 3)
     rows = [orjson.loads(x) for x in q.read_bytes().splitlines()]
     assert [r["line"] for r in rows] == [11, 12, 13]
@@ -77,7 +69,7 @@ def test_bad_records_are_quarantined_with_line_and_field(store, tmp_path, rulese
     assert "'title'" in rows[2]["reason"]
 
 
-def test_table_source_matches_file_source(store, tmp_path, rulesets):
+def test_table_source_matches_file_source(store, tmp_path, rulesets, make_opts):
     records = list(generate(120, rulesets=rulesets, risky_share=0.3))
     meta = sa.MetaData()
     src = sa.Table("incoming_listings", meta, sa.Column("listing_id", sa.String, primary_key=True),
@@ -94,15 +86,15 @@ def test_table_source_matches_file_source(store, tmp_path, rulesets):
             "keywords": orjson.dumps(r["keywords"]).decode() if r.get("keywords") else None,
             "target_markets": orjson.dumps(r["target_markets"]).decode() if r.get("target_markets") else None,
         } for r in records])
-    from_table = sweep(store, opts("table:incoming_listings"))
+    from_table = sweep(store, make_opts("table:incoming_listings"))
     path = tmp_path / "same.jsonl"
     path.write_bytes(b"\n".join(orjson.dumps(r) for r in records))
-    from_file = sweep(store, opts(path))
+    from_file = sweep(store, make_opts(path))
     assert from_table["scanned"] == 120
     assert (from_file["scanned"], from_file["unchanged"]) == (0, 120)   # same content, same fingerprints
 
 
-def test_snoozed_rule_becomes_an_excepted_note(store, tmp_path, live_scanner, rulesets):
+def test_snoozed_rule_becomes_an_excepted_note(store, tmp_path, live_scanner, rulesets, make_opts):
     records = [r for r in generate(400, rulesets=rulesets, risky_share=0.5)]
     blocked = next(r for r in records
                    if (v := live_scanner.scan(r, as_of=AS_OF)).decision == "block" and len(v.findings) == 1)
@@ -112,7 +104,7 @@ def test_snoozed_rule_becomes_an_excepted_note(store, tmp_path, live_scanner, ru
     path.write_bytes(orjson.dumps(record))
     eid = store.add_exception(rule, "M-snoozed", "supplier audit pending", "ops-7", dt.date(2022, 3, 1),
                               starts=dt.date(2022, 1, 1))
-    got = sweep(store, opts(path))
+    got = sweep(store, make_opts(path))
     assert got["decisions"] == {"pass": 1}
     hist = store.history(record["listing_id"])
     assert hist[-1]["decision"] == "pass"
@@ -121,6 +113,28 @@ def test_snoozed_rule_becomes_an_excepted_note(store, tmp_path, live_scanner, ru
     assert store.charges() == [] and store.flags() == []
     # once the exception is revoked the listing is rescanned (its key changed) and blocked
     store.revoke_exception(eid)
-    again = sweep(store, opts(path))
+    again = sweep(store, make_opts(path))
     assert again["scanned"] == 1 and again["decisions"] == {"block": 1}
     assert len(store.charges("M-snoozed")) == 1
+
+
+def test_rule_taking_effect_or_certificate_expiring_forces_rescan(store, tmp_path, rulesets, make_opts):
+    effective = sorted({r.effective for r in rulesets.rules.values() if r.effective is not None})
+    assert effective, "the rulesets have dated rules"
+    day = effective[0]
+    path = write_jsonl(tmp_path / "cat.jsonl", 60, rulesets=rulesets)
+    before = sweep(store, make_opts(path, as_of=day - dt.timedelta(days=1)))
+    on_day = sweep(store, make_opts(path, as_of=day))
+    after = sweep(store, make_opts(path, as_of=day + dt.timedelta(days=1)))
+    assert (before["scanned"], on_day["scanned"], after["scanned"]) == (60, 60, 0)
+
+    # a merchant's certificate expiring between two sweeps rescans that merchant's listings only
+    mid = orjson.loads(path.read_bytes().splitlines()[0])["merchant_id"]
+    mine = sum(orjson.loads(x)["merchant_id"] == mid for x in path.read_bytes().splitlines())
+    until = day + dt.timedelta(days=3)
+    store.upsert_certificates([{"certificate_id": "C-exp", "merchant_id": mid, "kind": "ce_certificate",
+                                "valid_until": until.isoformat()}])
+    first = sweep(store, make_opts(path, as_of=day + dt.timedelta(days=2)))
+    same = sweep(store, make_opts(path, as_of=until))
+    expired = sweep(store, make_opts(path, as_of=until + dt.timedelta(days=1)))
+    assert (first["scanned"], same["scanned"], expired["scanned"]) == (mine, 0, mine)

@@ -19,8 +19,10 @@ REPO = Path(__file__).resolve().parents[2]
 N, CHUNK, BAD = 1500, 10, 3
 
 
-def _command(src: Path, db_url: str, quarantine: Path) -> list[str]:
+def _command(src: Path, db_url: str, quarantine: Path, snapshot: Path) -> list[str]:
+    models = ["--models", str(snapshot / "models")] if (snapshot / "models").is_dir() else []
     return [sys.executable, "-m", "scanner.cli", "sweep", str(src), "--database", db_url,
+            "--rulesets", str(snapshot / "rulesets"), *models,
             "--as-of", AS_OF.isoformat(), "--checkpoint-every", str(CHUNK), "--workers", "1",
             "--quarantine", str(quarantine)]
 
@@ -33,7 +35,7 @@ def _checkpoints(engine) -> int:
             return 0       # schema not there yet
 
 
-def test_sigkill_at_random_points_then_resume(db_url, tmp_path, rulesets, live_scanner):
+def test_sigkill_at_random_points_then_resume(db_url, tmp_path, rulesets, live_scanner, snapshot):
     rng = random.Random(int(os.environ.get("SWEEP_KILL_SEED", time.time())))
     src = write_jsonl(tmp_path / "cat.jsonl", N, rulesets=rulesets, risky_share=0.3, seed=11)
     records = [orjson.loads(x) for x in src.read_bytes().splitlines()]
@@ -47,7 +49,7 @@ def test_sigkill_at_random_points_then_resume(db_url, tmp_path, rulesets, live_s
     kills_mid_run = 0
     done_at_kill = []
     for attempt in range(3):
-        proc = subprocess.Popen(_command(src, db_url, quarantine), cwd=tmp_path, env=env,
+        proc = subprocess.Popen(_command(src, db_url, quarantine, snapshot), cwd=tmp_path, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         before = _checkpoints(watcher)
         target = before + rng.randint(1, max(1, (total_chunks - before) // 3))
@@ -63,7 +65,7 @@ def test_sigkill_at_random_points_then_resume(db_url, tmp_path, rulesets, live_s
             kills_mid_run += 0 < n < total_chunks
     assert kills_mid_run >= 1, f"no kill landed mid-run: {done_at_kill}"
 
-    final = subprocess.run(_command(src, db_url, quarantine), cwd=tmp_path, env=env, capture_output=True,
+    final = subprocess.run(_command(src, db_url, quarantine, snapshot), cwd=tmp_path, env=env, capture_output=True,
                            text=True, timeout=120, check=False)
     assert final.returncode == 0, final.stderr
     assert "resuming run" in final.stderr
