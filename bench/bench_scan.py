@@ -106,7 +106,7 @@ def main() -> int:
     print(f"single listing: p50 {p50:.0f} µs, p99 {p99:.0f} µs ({len(lat):,} listings)")
 
     rulesets = scanner.rulesets
-    terms = sorted({t for r in rulesets.rules.values() for g in r.terms for _, t in g.items()})
+    terms = sorted({t for r in rulesets.rules.values() for g in r.terms for _, t in g.by_language()})
     naive = re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)), re.IGNORECASE)
     sample = listings[:args.naive]
     t_naive, _ = timed(lambda l: [naive.findall(v) for _, v in fields_of(l)], sample)
@@ -134,7 +134,7 @@ def _ten_times_terms(rulesets):
     for rule in big.rules.values():
         extra = []
         for g in rule.terms:
-            count = sum(1 for _ in g.items()) * 9
+            count = sum(1 for _ in g.by_language()) * 9
             words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(6, 12))) for _ in range(count)]
             extra.append(TermGroup(name=g.name + " x10", weight=g.weight, en=words))
         object.__setattr__(rule, "terms", [*rule.terms, *extra])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import datetime as dt
 import importlib
 import os
@@ -52,7 +53,6 @@ def cmd_scan(args) -> int:
         store = open_store(args.database)
     scanner = Scanner.load(args.rulesets, args.models, store=store)
     certificates, _ = load_certificates(args.certificates)
-    out = open(args.output, "wb") if args.output else sys.stdout.buffer
     decisions, rules = collections.Counter(), collections.Counter()
     bad = 0
 
@@ -67,16 +67,13 @@ def cmd_scan(args) -> int:
                 bad += 1
                 print(f"{args.listings}:{line}: {exc}", file=sys.stderr)
 
-    try:
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(args.output, "wb")) if args.output else sys.stdout.buffer
         for verdict in scanner.scan_many(listings(), certificates, args.as_of):
             decisions[verdict.decision] += 1
             rules.update(f.rule for f in verdict.findings)
             out.write(orjson.dumps(verdict.to_dict()) + b"\n")
-    finally:
-        if args.output:
-            out.close()
-        else:
-            out.flush()
+        out.flush()
     total = sum(decisions.values())
     print(f"scanned {total} listings, {bad} bad records skipped", file=sys.stderr)
     print("decisions: " + ", ".join(f"{k} {v}" for k, v in sorted(decisions.items())), file=sys.stderr)

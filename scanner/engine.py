@@ -28,7 +28,7 @@ class Scanner:
     def __init__(self, rulesets: Rulesets, medical=None, classifiers=None):
         self.rulesets = rulesets
         self.keywords = KeywordIndex(rulesets)
-        vocabulary = {v for r in rulesets.rules.values() for g in r.terms for _, t in g.items()
+        vocabulary = {v for r in rulesets.rules.values() for g in r.terms for _, t in g.by_language()
                       for v in term_variants(t)}
         self.fuzzy = FuzzyIndex(rulesets, vocabulary)
         self.patterns = PatternIndex(rulesets)

@@ -49,13 +49,13 @@ class Terms(_Strict):
     pl: list[str] = []
     nl: list[str] = []
 
-    def items(self):
+    def by_language(self):
         for lang in LANGUAGES:
             for term in getattr(self, lang):
                 yield lang, term
 
     def __bool__(self) -> bool:
-        return any(True for _ in self.items())
+        return any(True for _ in self.by_language())
 
 
 class TermGroup(Terms):

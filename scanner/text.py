@@ -37,9 +37,7 @@ _QUANTITY = re.compile(r"[0-9.]+(?:mm|cm|m|km|in|ml|l|mg|g|kg|lb|lbs|oz|pcs|pc|w
 _SPACED = re.compile(r"(?<![^\W_])(?:[^\W_][\s.\-_*·•,/|+~'\"]{1,3}){3,}[^\W_](?![^\W_])")
 _SEPARATOR = re.compile(r"[\s.\-_*·•,/|+~'\"]")
 _LATIN_GREEK_CYRILLIC = 0x0530  # below this, combining accents are stripped from base letters
-_BLOCK_TAGS = frozenset("address article aside blockquote br dd div dl dt fieldset figcaption figure footer "
-                        "form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody td tfoot "
-                        "th thead tr ul".split())
+_BLOCK_TAGS = frozenset(["address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"])
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
 
 
@@ -191,7 +189,7 @@ def _fold_pieces(pieces: list[tuple[str, int, int]]) -> tuple[str, list[tuple[in
 # Tags, comments and character references. The stdlib HTMLParser gives the same text but costs
 # ~50 µs a description, most of a listing's budget; this tokenizer keeps exact offsets cheaply.
 _HTML_TOKEN = re.compile(r"<!--.*?(?:-->|$)|<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>|<![^>]*>|<\?[^>]*>"
-                         r"|&(#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[a-zA-Z][a-zA-Z0-9]{1,31};)", re.S)
+                         r"|&(#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[a-zA-Z][a-zA-Z0-9]{1,31};)", re.DOTALL)
 
 
 def _html_pieces(value: str) -> list[tuple[str, int, int]]:

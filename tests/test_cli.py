@@ -16,7 +16,7 @@ ROWS = [
 
 
 def run(*args, cwd=None):
-    return subprocess.run([*SCANNER, *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([*SCANNER, *args], capture_output=True, text=True, cwd=cwd, check=False)
 
 
 def verdicts(path: Path):

@@ -156,8 +156,8 @@ def test_hard_negatives_pass(scanner):
 
 
 def test_review_rule_does_not_block(scanner):
-    from scanner.policy import ListingSignals, verdict
     from scanner.detectors.base import Hit
+    from scanner.policy import ListingSignals, verdict
     rs = scanner.rulesets
     ls = ListingSignals(category="")
     review_rule = next(r for r in rs.rules.values() if r.outcome == "review")
@@ -167,8 +167,8 @@ def test_review_rule_does_not_block(scanner):
 
 
 def test_restricted_market_only_when_targeted(scanner):
-    from scanner.policy import ListingSignals, verdict
     from scanner.detectors.base import Hit
+    from scanner.policy import ListingSignals, verdict
     rs = scanner.rulesets
     rule = next(r for r in rs.rules.values() if r.outcome == "restrict" and r.markets == ["US"])
     ls = ListingSignals(category="")

@@ -56,7 +56,7 @@ class FuzzyIndex:
                 for group in rule.terms:
                     if not group.fuzzy:
                         continue
-                    for _, term in group.items():
+                    for _, term in group.by_language():
                         norm = normalise_term(term)
                         words = tuple(_TERM_WORDS.findall(norm))
                         if not words or not all(_WORD.fullmatch(w) for w in words):

@@ -57,7 +57,7 @@ class KeywordIndex:
         entries: dict[str, list[TermRef]] = {}
 
         def add(terms: Terms, rule: str, group: str, kind: str, weight: float, substring: bool = False) -> None:
-            for lang, term in terms.items():
+            for lang, term in terms.by_language():
                 boundary = "none" if substring else BOUNDARY_BY_LANGUAGE.get(lang, "word")
                 if boundary == "prefix" and len(term) < PREFIX_MIN_LENGTH:
                     boundary = "word"
