@@ -193,10 +193,11 @@ def create_review_router(store: Store | None = None, settings: ReviewSettings | 
         filters = queue.Filters.from_mapping(request.query_params)
         page = max(1, min(page, 100_000))
         rows, total = queue.page(engine, filters, page, s.page_size)
+        capped = total > queue.COUNT_CAP
         pages = max(1, math.ceil(total / s.page_size))
         here = f"{prefix}/?" + urlencode([*filters.items(), ("page", page)])
-        return rv.page("queue.html", session=sess, rows=rows, total=total, page=page, pages=pages,
-                       filters=filters, facets=queue.facets(engine), here=here,
+        return rv.page("queue.html", session=sess, rows=rows, total=total, page=page, pages=pages, capped=capped,
+                       filters=filters, facets=queue.facets(list(rv.rule_points(request))), here=here,
                        link=lambda **kw: f"{prefix}/?" + urlencode([*filters.items(), *kw.items()]),
                        bulk_max=s.bulk_max)
 

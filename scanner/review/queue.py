@@ -18,6 +18,7 @@ FLAGS, FINDINGS, LISTINGS = T["review_flags"], T["findings"], T["listings"]
 STATUSES = ("open", "escalated", "confirmed", "dismissed", "all")
 SYNC_WINDOW = 5000      # flag ids below the newest synced one that are checked again (late commits)
 MAX_FILTER_CHARS = 200
+COUNT_CAP = 10_000      # the queue counts matches up to this many ("10000+"): an exact count of 100k costs more
 
 
 def risk(outcome: str, grade: str | None, points: int, confidence: float) -> float:
@@ -111,12 +112,18 @@ JOINED = QUEUE.join(FLAGS, FLAGS.c.id == QUEUE.c.flag_id)
 ORDER = (QUEUE.c.rank_key, QUEUE.c.opened_at, QUEUE.c.flag_id)
 
 
+def count(conn: sa.Connection, where: list, cap: int = COUNT_CAP) -> int:
+    """Matches under the filters, counted up to `cap` + 1 (more than `cap` means "cap+")."""
+    sub = sa.select(QUEUE.c.flag_id).select_from(JOINED).where(*where).limit(cap + 1).subquery()
+    return conn.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one()
+
+
 def page(engine: sa.Engine, filters: Filters, number: int, size: int) -> tuple[list[dict], int]:
-    """One page of the ranked queue and the total count under the filters."""
+    """One page of the ranked queue and the count under the filters (up to COUNT_CAP + 1)."""
     now = utcnow()
     where = filters.where()
     with engine.connect() as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(JOINED).where(*where)).scalar_one()
+        total = count(conn, where)
         ids = [r[0] for r in conn.execute(sa.select(QUEUE.c.flag_id).select_from(JOINED).where(*where)
                                           .order_by(*ORDER).limit(size).offset(max(0, number - 1) * size))]
         if not ids:
@@ -154,10 +161,9 @@ def selection(engine: sa.Engine, filters: Filters, limit: int) -> list[int]:
                                            .where(*filters.where()).order_by(*ORDER).limit(limit))]
 
 
-def facets(engine: sa.Engine) -> dict[str, list[str]]:
-    """Values offered in the filter drop-downs."""
-    with engine.connect() as conn:
-        rules = [r[0] for r in conn.execute(sa.select(QUEUE.c.rule).distinct().order_by(QUEUE.c.rule))]
+def facets(rules: list[str]) -> dict[str, list[str]]:
+    """Values offered in the filter drop-downs (the rules are the loaded rulesets')."""
+    rules = sorted(rules)
     return {"rule": rules, "family": sorted({r.split("/", 1)[0] for r in rules}), "status": list(STATUSES),
             "decision": sorted(DECISION_ORDER, key=DECISION_ORDER.get, reverse=True)}
 
