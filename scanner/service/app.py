@@ -72,10 +72,13 @@ _key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An A
 _bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer token")
 
 
+KEY_HEADER, BEARER = Security(_key_header), Security(_bearer)
+
+
 def require(scope: str):
     """Dependency: a valid, unrevoked key whose scope allows `scope` (admin allows all), within its rate."""
-    async def dependency(request: Request, header: str | None = Security(_key_header),
-                         bearer: HTTPAuthorizationCredentials | None = Security(_bearer)) -> ApiKey:
+    async def dependency(request: Request, header: str | None = KEY_HEADER,
+                         bearer: HTTPAuthorizationCredentials | None = BEARER) -> ApiKey:
         t0 = time.perf_counter()
         token = header or (bearer.credentials if bearer is not None else None)
         if not token:
@@ -125,7 +128,7 @@ async def _recorded(rt: Runtime, scanned) -> None:
         t0 = time.perf_counter()
         try:
             await asyncio.wrap_future(fut)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any database failure: the caller retries
             log.error("recording verdicts failed: %s", exc)
             raise ApiError(503, "store_unavailable", "the verdict could not be recorded; retry later") from None
         finally:
@@ -312,7 +315,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             return json_response({"status": "starting", "message": "the scanner is not loaded"}, 503)
         try:
             info = await _in_thread(rt, rt.ready)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - not ready, whatever the database said
             return json_response({"status": "unavailable", "message": f"database: {type(exc).__name__}"}, 503)
         return json_response({"status": "ready", **info})
 

@@ -45,9 +45,7 @@ def check_fields(data: Any, settings: Settings, prefix: str = "") -> None:
             limit = settings.field_chars.get(name, settings.max_text_chars)
             if name in STRING_FIELDS and len(value) > limit:
                 raise FieldTooLong(prefix + name, f"longer than {limit} characters ({len(value)})")
-        elif _int_out_of_range(value):
-            raise FieldTooLong(prefix + name, "integer out of the 64-bit range")
-        elif name == "device_classes" and isinstance(value, list) and any(map(_int_out_of_range, value)):
+        elif _int_out_of_range(value) or name == "device_classes" and isinstance(value, list) and any(map(_int_out_of_range, value)):
             raise FieldTooLong(prefix + name, "integer out of the 64-bit range")
         elif name == "attributes" and isinstance(value, dict):
             if len(value) > settings.max_items:

@@ -7,9 +7,17 @@ from __future__ import annotations
 import os
 import time
 
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest,
-                               multiprocess)
-from prometheus_client import REGISTRY, disable_created_metrics
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+)
 
 disable_created_metrics()   # no *_created series: one less sample per label set
 

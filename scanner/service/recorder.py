@@ -61,7 +61,7 @@ class Recorder:
         start = time.perf_counter()
         try:
             self.store.record_items(items)
-        except Exception as exc:  # the database is down or refused: every waiting request learns it
+        except Exception as exc:  # noqa: BLE001 - the database is down or refused: every waiting request learns it
             self.failures += 1
             for _, fut in batch:
                 fut.set_exception(exc)

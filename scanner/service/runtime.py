@@ -7,9 +7,10 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -133,7 +134,7 @@ class Runtime:
         certs = [self._certificate(merchant_id, r, i if replace else None) for i, r in enumerate(records)]
         ids = [c.certificate_id for c in certs]
         if len(set(ids)) != len(ids):
-            raise RecordError(f"certificates of merchant {merchant_id!r}", "certificate_id", "duplicate id")
+            raise Conflict(f"certificates of merchant {merchant_id!r}", "certificate_id", "duplicate id")
         clash = self._owned_elsewhere(merchant_id, ids)
         if clash:
             raise Conflict(f"certificate {clash!r}", "certificate_id",

@@ -57,7 +57,7 @@ class Settings:
     scan_threads: int = 2                    # SCANNER_SCAN_THREADS
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         record = os.environ.get("SCANNER_RECORD", "wait")
         if record not in RECORD_MODES:
             raise SettingsError(f"setting SCANNER_RECORD: must be one of {RECORD_MODES}, got {record!r}")

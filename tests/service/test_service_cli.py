@@ -13,8 +13,8 @@ import httpx
 import orjson
 import pytest
 import sqlalchemy as sa
+from service_harness import REPO
 
-from conftest import REPO
 from scanner.cli import main
 from scanner.service.apikeys import T as KEYS
 from scanner.service.apikeys import create_key

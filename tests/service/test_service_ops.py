@@ -1,13 +1,13 @@
 """Health, readiness and Prometheus metrics through the real server."""
 import re
 
-from conftest import AS_OF
+from service_harness import AS_OF
 
 CROSSBOW = {"listing_id": "OPS-1", "merchant_id": "M-OPS", "title": "Pistol crossbow 80 lbs"}
 
 
 def _value(text: str, sample: str) -> float:
-    m = re.search(r"^" + re.escape(sample) + r" ([0-9.e+-]+)$", text, re.M)
+    m = re.search(r"^" + re.escape(sample) + r" ([0-9.e+-]+)$", text, re.MULTILINE)
     return float(m.group(1)) if m else 0.0
 
 

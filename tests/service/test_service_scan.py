@@ -1,8 +1,7 @@
 """Scans through the real server on SQLite and PostgreSQL: verdicts, recording like the sweep (history,
 review flags, one ledger charge), stored certificates, as-of dates, batches with bad items."""
 import pytest
-
-from conftest import AS_OF, examples
+from service_harness import AS_OF, examples
 
 CROSSBOW = {"listing_id": "SCAN-1", "merchant_id": "M-SCAN", "title": "Compound crossbow 175 lbs with scope",
             "category": "Sports & Entertainment > Hunting", "target_markets": ["US", "DE"]}

@@ -2,8 +2,8 @@
 bounded examples; no 5xx, and every response matches the schema (status, content type, body)."""
 import schemathesis
 from hypothesis import HealthCheck, settings
+from service_harness import TEST_SETTINGS
 
-from conftest import TEST_SETTINGS
 from scanner.service.app import create_app
 
 OPENAPI = create_app(TEST_SETTINGS).openapi()
