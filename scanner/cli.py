@@ -12,8 +12,8 @@ from pathlib import Path
 
 import orjson
 
-from scanner.io import read_records
-from scanner.listing import RecordError, parse_certificate, parse_listing
+from scanner.io import read_certificates, read_parsed
+from scanner.listing import RecordError, parse_listing
 from scanner.rulesets import RulesetError
 
 # Modules that add subcommands with `register(subparsers)`; a missing one is skipped.
@@ -32,16 +32,10 @@ def load_certificates(path: str | None) -> tuple[list, int]:
     """Certificates from a file; bad lines are reported on stderr and skipped."""
     if not path:
         return [], 0
-    certs, bad = [], 0
-    for line, record in read_records(path):
-        try:
-            if isinstance(record, RecordError):
-                raise record
-            certs.append(parse_certificate(record, line))
-        except RecordError as exc:
-            bad += 1
-            print(f"{path}:{line}: {exc}", file=sys.stderr)
-    return certs, bad
+    certs, bad = read_certificates(path)
+    for line, exc in bad:
+        print(f"{path}:{line}: {exc}", file=sys.stderr)
+    return certs, len(bad)
 
 
 def cmd_scan(args) -> int:
@@ -58,14 +52,12 @@ def cmd_scan(args) -> int:
 
     def listings():
         nonlocal bad
-        for line, record in read_records(args.listings):
-            try:
-                if isinstance(record, RecordError):
-                    raise record
-                yield parse_listing(record, line)
-            except RecordError as exc:
+        for line, item in read_parsed(args.listings, parse_listing):
+            if isinstance(item, RecordError):
                 bad += 1
-                print(f"{args.listings}:{line}: {exc}", file=sys.stderr)
+                print(f"{args.listings}:{line}: {item}", file=sys.stderr)
+            else:
+                yield item
 
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(open(args.output, "wb")) if args.output else sys.stdout.buffer

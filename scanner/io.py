@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
-from scanner.listing import RecordError
+from scanner.listing import Certificate, RecordError, parse_certificate
+
+T = TypeVar("T")
 
 # CSV cells holding these fields are JSON (objects or lists), or for lists a "|"-separated string.
 _JSON_FIELDS = {"attributes", "keywords", "image_texts", "target_markets", "certificates", "device_classes"}
@@ -77,3 +79,26 @@ def read_records(path: str | Path) -> Iterator[tuple[int, dict | RecordError]]:
                 yield i, RecordError(f"line {i}", "(record)", "expected a JSON object")
                 continue
             yield i, data
+
+
+def read_parsed(path: str | Path, parse: Callable[[Any, int], T]) -> Iterator[tuple[int, T | RecordError]]:
+    """(line number, parsed record or the error naming record and field) for every record."""
+    for line, record in read_records(path):
+        if isinstance(record, RecordError):
+            yield line, record
+            continue
+        try:
+            yield line, parse(record, line)
+        except RecordError as exc:
+            yield line, exc
+
+
+def read_certificates(path: str | Path) -> tuple[list[Certificate], list[tuple[int, RecordError]]]:
+    """Every good certificate of a file, and the bad records with their line numbers."""
+    good, bad = [], []
+    for line, item in read_parsed(path, parse_certificate):
+        if isinstance(item, RecordError):
+            bad.append((line, item))
+        else:
+            good.append(item)
+    return good, bad

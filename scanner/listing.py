@@ -91,28 +91,23 @@ def _record_error(kind: str, data: Any, line: int | None, exc: ValidationError) 
     return RecordError(record, path, err["msg"])
 
 
-def parse_listing(data: Any, line: int | None = None) -> Listing:
-    if isinstance(data, Listing):
+def _parse(kind: str, model: type[BaseModel], data: Any, line: int | None):
+    if isinstance(data, model):
         return data
     if not isinstance(data, dict):
-        raise RecordError(f"listing (line {line})" if line else "listing", "(record)",
-                          "expected a JSON object")
+        raise RecordError(f"{kind} (line {line})" if line else kind, "(record)", "expected a JSON object")
     try:
-        return Listing.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise _record_error("listing", data, line, exc) from None
+        raise _record_error(kind, data, line, exc) from None
+
+
+def parse_listing(data: Any, line: int | None = None) -> Listing:
+    return _parse("listing", Listing, data, line)
 
 
 def parse_certificate(data: Any, line: int | None = None) -> Certificate:
-    if isinstance(data, Certificate):
-        return data
-    if not isinstance(data, dict):
-        raise RecordError(f"certificate (line {line})" if line else "certificate", "(record)",
-                          "expected a JSON object")
-    try:
-        return Certificate.model_validate(data)
-    except ValidationError as exc:
-        raise _record_error("certificate", data, line, exc) from None
+    return _parse("certificate", Certificate, data, line)
 
 
 @dataclass(slots=True)

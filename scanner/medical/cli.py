@@ -78,21 +78,14 @@ def cmd_fda_sync(args) -> int:
 
 
 def cmd_certificates_import(args) -> int:
-    from scanner.io import read_records
-    from scanner.listing import RecordError, parse_certificate
+    from scanner.io import read_certificates
 
-    certs, bad = [], 0
-    for line, record in read_records(args.file):
-        try:
-            if isinstance(record, RecordError):
-                raise record
-            certs.append(parse_certificate(record, line))
-        except RecordError as exc:
-            bad += 1
-            print(f"{args.file}: {exc}", file=sys.stderr)
+    certs, bad = read_certificates(args.file)
+    for line, exc in bad:
+        print(f"{args.file}:{line}: {exc}", file=sys.stderr)
     with _store(args) as store:
         changed = store.upsert_certificates(certs)
-    print(f"imported {len(certs)} certificates ({len(changed)} merchants changed), {bad} bad records skipped")
+    print(f"imported {len(certs)} certificates ({len(changed)} merchants changed), {len(bad)} bad records skipped")
     return 0 if not bad else 1
 
 
