@@ -278,8 +278,8 @@ class BatchHasher:
             return e, np.zeros(0, np.int32), e, e
         return tuple(np.concatenate(a) for a in (rows, hashes, starts, ends))
 
-    def transform(self, texts: list[str]) -> sp.csr_matrix:
-        """The same matrix as reference_features(params).transform(texts)."""
+    def cells(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cols, data, indptr) of the normalised feature matrix in CSR layout (rows in order)."""
         b = self.ngrams(texts)
         n, nf = len(texts), self.p.n_features
         shift = nf.bit_length()  # nf is a sum of two powers of two: cols < 2**shift
@@ -302,4 +302,19 @@ class BatchHasher:
         norm = np.sqrt(np.bincount(slot, weights=data * data, minlength=2 * n))
         norm[norm == 0] = 1.0
         data /= norm[slot]
-        return sp.csr_matrix((data, cols, indptr), shape=(n, nf))
+        return cols, data, indptr
+
+    def transform(self, texts: list[str]) -> sp.csr_matrix:
+        """The same matrix as reference_features(params).transform(texts)."""
+        cols, data, indptr = self.cells(texts)
+        return sp.csr_matrix((data, cols, indptr), shape=(len(texts), self.p.n_features))
+
+    def dot(self, texts: list[str], weights: np.ndarray) -> np.ndarray:
+        """transform(texts) @ weights, without building the sparse matrix."""
+        cols, data, indptr = self.cells(texts)
+        out = np.zeros((len(texts), weights.shape[1]))
+        if len(cols):
+            part = weights[cols] * data[:, None]
+            nonempty = indptr[:-1] < indptr[1:]
+            out[nonempty] = np.add.reduceat(part, indptr[:-1][nonempty], axis=0)
+        return out

@@ -160,8 +160,7 @@ class Classifiers:
         """Calibrated probabilities, shape (len(texts), len(families)), columns in `families` order."""
         if not texts:
             return np.zeros((0, len(self.families)))
-        X = self.hasher.transform(texts)
-        scores = X @ self._W + self._b
+        scores = self.hasher.dot(texts, self._W) + self._b
         return expit(-(self._a * scores + self._c)) @ self._share
 
     def explain(self, text: str, family: str, k: int = 5) -> list[tuple[int, int, float]]:
