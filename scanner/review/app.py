@@ -18,7 +18,7 @@ from scanner.review import auth, decisions, queue, stats
 from scanner.review.highlight import highlight, listing_fields, spans_by_field
 from scanner.review.settings import ReviewSettings
 from scanner.store import keys
-from scanner.store.store import T, Store
+from scanner.store.store import Store, T
 
 HERE = Path(__file__).parent
 STATIC = {"review.js": "text/javascript", "review.css": "text/css"}
@@ -151,11 +151,11 @@ def create_review_router(store: Store | None = None, settings: ReviewSettings | 
         return resp
 
     @router.get("/login")
-    def login_form(request: Request, next: str = ""):   # noqa: A002 - the query parameter's name
+    def login_form(request: Request, next: str = ""):
         return login_page(request, nxt=next)
 
     @router.post("/login")
-    def login(request: Request, username: OPT = "", password: OPT = "", csrf: OPT = "", next: OPT = ""):  # noqa: A002
+    def login(request: Request, username: OPT = "", password: OPT = "", csrf: OPT = "", next: OPT = ""):
         if not auth.same(request.cookies.get(LOGIN_COOKIE), csrf):
             return rv.error(403, "The form's security token is missing or wrong: reload the login page.")
         engine = rv.store(request).engine
@@ -203,7 +203,7 @@ def create_review_router(store: Store | None = None, settings: ReviewSettings | 
 
     # --- one flag ----------------------------------------------------------------------------------------
     @router.get("/flags/{flag_id}")
-    def flag_page(request: Request, flag_id: int, next: str = ""):   # noqa: A002
+    def flag_page(request: Request, flag_id: int, next: str = ""):
         engine, sess = guard(request)
         if isinstance(sess, Response):
             return sess
@@ -216,7 +216,7 @@ def create_review_router(store: Store | None = None, settings: ReviewSettings | 
 
     @router.post("/flags/{flag_id}/decide")
     def decide(request: Request, flag_id: int, action: OPT = "", reason: OPT = "", csrf: OPT = "",
-               exception_expires: OPT = "", next: OPT = ""):   # noqa: A002
+               exception_expires: OPT = "", next: OPT = ""):
         engine, sess = guard(request)
         if isinstance(sess, Response):
             return sess

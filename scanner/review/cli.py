@@ -99,7 +99,7 @@ def cmd_export(args) -> int:
         families = set(FAMILIES)
     n = 0
     with _store(args) as store:
-        out = sys.stdout.buffer if args.file == "-" else open(args.file, "wb")
+        out = sys.stdout.buffer if args.file == "-" else open(args.file, "wb")  # noqa: SIM115 - stdout or a file, closed below
         try:
             for row in feedback_rows(store.engine, families):
                 out.write(orjson.dumps(row) + b"\n")

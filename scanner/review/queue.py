@@ -76,7 +76,7 @@ class Filters:
     q: str = ""
 
     @classmethod
-    def from_mapping(cls, data) -> "Filters":
+    def from_mapping(cls, data) -> Filters:
         f = cls(**{k.name: str(data.get(k.name) or k.default)[:MAX_FILTER_CHARS].strip() for k in fields(cls)})
         if f.status not in STATUSES:
             f.status = "open"

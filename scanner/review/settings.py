@@ -38,7 +38,7 @@ class ReviewSettings:
     max_field_chars: int = 20000        # longest listing field shown on a flag page
 
     @classmethod
-    def from_env(cls) -> "ReviewSettings":
+    def from_env(cls) -> ReviewSettings:
         secure = os.environ.get("SCANNER_REVIEW_SECURE_COOKIES", cls.secure_cookies)
         if secure not in COOKIE_MODES:
             raise ReviewSettingsError(f"setting SCANNER_REVIEW_SECURE_COOKIES: one of {COOKIE_MODES}, got {secure!r}")

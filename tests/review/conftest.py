@@ -20,8 +20,8 @@ from scanner.review.app import create_review_router
 from scanner.review.settings import ReviewSettings
 from scanner.rulesets import load_rulesets
 from scanner.store import keys
-from scanner.store.store import Store
 from scanner.store.record import Item
+from scanner.store.store import Store
 from scanner.store.testing import temp_database
 
 REPO = Path(__file__).resolve().parents[2]

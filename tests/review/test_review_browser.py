@@ -8,9 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
-
 from conftest import ARTIFACTS, PASSWORD, finding, record
+from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -66,7 +65,7 @@ def test_keyboard_triage_confirm_dismiss_bulk_and_logout(site, page, rulesets):
     assert store.merchant_points("M-LC") == rulesets.rules[OUTSIDE].points      # charged when recorded
 
     sign_in(page, site)
-    cookie = [c for c in page.context.cookies() if c["name"] == "review_session"][0]
+    cookie = [c for c in page.context.cookies() if c["name"] == "review_session"][0]  # noqa: RUF015
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
 
     # the queue, ranked: the surest finding first; j/k move the selection

@@ -6,8 +6,8 @@ import datetime as dt
 import json
 
 import pytest
+from conftest import CONFIDENCE_BELOW, PASSWORD, finding, record
 
-from conftest import PASSWORD, CONFIDENCE_BELOW, finding, record
 from scanner.cli import main as scanner_main
 from scanner.review import auth, decisions, queue, stats
 from scanner.review.feedback import feedback_rows

@@ -8,7 +8,6 @@ import re
 import httpx
 import pytest
 import sqlalchemy as sa
-
 from conftest import PASSWORD, running_site, with_settings
 
 
@@ -81,14 +80,14 @@ def test_cookie_attributes(site):
         c.get(f"{site.url}/login")
         token = c.cookies.get("review_csrf")
         r = c.post(f"{site.url}/login", data={"username": "rob", "password": PASSWORD, "csrf": token})
-        cookie = [v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("review_session=")][0]
+        cookie = [v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("review_session=")][0]  # noqa: RUF015
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/review" in cookie
         assert "Secure" not in cookie          # plain HTTP, secure_cookies=auto
         assert "default-src 'none'" in r.headers["content-security-policy"]
 
 
 def test_secure_cookie_when_configured(rulesets, tmp_path):
-    with running_site("sqlite", tmp_path, rulesets, with_settings(secure_cookies="always")) as s:
+    with running_site("sqlite", tmp_path, rulesets, with_settings(secure_cookies="always")) as s:  # noqa: SIM117
         with httpx.Client(timeout=10) as c:
             page = c.get(f"{s.url}/login")
             assert "Secure" in page.headers["set-cookie"]
@@ -96,7 +95,7 @@ def test_secure_cookie_when_configured(rulesets, tmp_path):
             # a Secure cookie is not sent back over plain HTTP by a client: send it as a proxy would
             r = c.post(f"{s.url}/login", data={"username": "rob", "password": PASSWORD, "csrf": token},
                        headers={"Cookie": f"review_csrf={token}"})
-            cookie = [v for k, v in r.headers.multi_items() if k == "set-cookie"
+            cookie = [v for k, v in r.headers.multi_items() if k == "set-cookie"  # noqa: RUF015
                       and v.startswith("review_session=")][0]
             assert "Secure" in cookie
 
@@ -129,8 +128,7 @@ def test_audit_log_is_append_only_in_the_database(kind, rulesets, tmp_path):
         with s.store.engine.begin() as conn:
             conn.execute(AUDIT.insert().values(at=sa.func.now(), actor="x", action="test", target="t", reason="r"))
         for stmt in (AUDIT.update().values(actor="mallory"), AUDIT.delete()):
-            with pytest.raises(sa.exc.DBAPIError):
-                with s.store.engine.begin() as conn:
-                    conn.execute(stmt)
+            with pytest.raises(sa.exc.DBAPIError), s.store.engine.begin() as conn:
+                conn.execute(stmt)
         with s.store.engine.connect() as conn:
             assert conn.execute(sa.select(AUDIT.c.actor)).scalars().all() == ["x"]
