@@ -93,7 +93,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=30)
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "review"))
-    from conftest import serve  # the tests' uvicorn-in-a-thread helper
+    from review_harness import serve  # the tests' uvicorn-in-a-thread helper
 
     rulesets = load_rulesets()
     rules = sorted(rulesets.rules)

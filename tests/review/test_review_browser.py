@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS, PASSWORD, finding, record
+from review_harness import ARTIFACTS, PASSWORD, finding, record
 from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 import pytest
-from conftest import CONFIDENCE_BELOW, PASSWORD, finding, record
+from review_harness import CONFIDENCE_BELOW, PASSWORD, finding, record
 
 from scanner.cli import main as scanner_main
 from scanner.review import auth, decisions, queue, stats

@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 import sqlalchemy as sa
-from conftest import PASSWORD, running_site, with_settings
+from review_harness import PASSWORD, running_site, with_settings
 
 
 def login(base: str, user: str, password: str = PASSWORD, client: httpx.Client | None = None) -> httpx.Client:
