@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from review_harness import ARTIFACTS, PASSWORD, finding, record
 from playwright.sync_api import expect, sync_playwright
+from review_harness import ARTIFACTS, PASSWORD, finding, record
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
