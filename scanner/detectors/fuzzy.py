@@ -71,6 +71,7 @@ class FuzzyIndex:
                             if ref not in refs.setdefault(key, []):
                                 refs[key].append(ref)
         self.refs = refs
+        self.term_words = {w for rs in refs.values() for r in rs for w in r.words}
         self.choices = list(refs)
         self.allow = allow
         self.min_cutoff = min((r.cutoff for rs in refs.values() for r in rs), default=100.0)
@@ -83,8 +84,8 @@ class FuzzyIndex:
         except KeyError:
             pass
         found = None
-        if self.choices:
-            key = word.translate(_LOOKALIKE)
+        key = word.translate(_LOOKALIKE)
+        if self.choices and word not in self.term_words:  # a term's word spelt right is no misspelling
             hit = process.extractOne(key, self.choices, scorer=fuzz.ratio, score_cutoff=self.min_cutoff)
             # misspellings keep the first letter; this also keeps "enforce" from becoming "cenforce"
             if hit is not None and hit[0][0] == key[0]:
@@ -100,8 +101,10 @@ class FuzzyIndex:
         """Fuzzy matches among the words of `doc` not covered by `explained` spans of `doc`."""
         out: list[FuzzyMatch] = []
         # set arithmetic first: most words were seen before and are known clean
-        words = set(_WORD.findall(doc.text)) - self._clean - self.allow
-        hits = {w: b for w in words if len(w) >= self.min_length and (b := self._best(w)) is not None}
+        present = set(_WORD.findall(doc.text))
+        words = present - self._clean - self.allow
+        hits = {w: b for w in words if len(w) >= self.min_length and (b := self._best(w)) is not None
+                and any(present.issuperset(r.words[:r.index] + r.words[r.index + 1:]) for r in self.refs[b[0]])}
         if not hits:
             return out
         tokens = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(doc.text)]
