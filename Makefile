@@ -39,7 +39,7 @@ test: install
 bench: install
 	$(BIN)/python bench/bench_scan.py
 	$(BIN)/python bench/bench_medical.py
-	@for b in bench_ml bench_sweep bench_service; do \
+	@for b in bench_ml bench_sweep bench_service bench_review; do \
 		if [ -f bench/$$b.py ]; then echo "== $$b"; $(BIN)/python bench/$$b.py || exit 1; fi; done
 
 lint: install
