@@ -1,6 +1,8 @@
 import datetime as dt
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scanner import Scanner
 from scanner.listing import Listing, RecordError
@@ -191,3 +193,39 @@ def test_misspelt_word_inside_a_multiword_term(scanner):
 
 def test_underscores_separate_words(scanner):
     assert scanner.scan(listing("premium e_liquid 30ml"), as_of=AS_OF).decision == "block"
+
+
+_TERMS = ["crossbow", "sildenafil", "e-liquid", "handcuffs", "stun gun", "brass knuckles", "西地那非", "арбалет"]
+_NOISE = st.text(alphabet=st.sampled_from(list("ab ci\u200b\u00ad<>&;é.-_1@\u0430ＡＢ\n")), max_size=12)
+
+
+def _obfuscate(term: str, how: int) -> str:
+    if how == 1:
+        return " ".join(term)
+    if how == 2:
+        return term.replace("i", "1").replace("o", "0")
+    if how == 3:
+        return "\u200b".join(term)
+    if how == 4:
+        return term.upper().replace("A", "\u0410")
+    return term
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_NOISE, st.sampled_from(_TERMS), st.integers(0, 4), _NOISE, st.booleans())
+def test_evidence_always_quotes_the_original(scanner, before, term, how, after, html):
+    value = before + _obfuscate(term, how) + after
+    data = listing(value, description=("<p>" + value + "</p>") if html else value,
+                   attributes={"Note": value}, keywords=[value], image_texts=[value])
+    v = scanner.scan(data, as_of=AS_OF)
+    for f in v.findings:
+        for e in f.evidence:
+            field = e.field
+            if field.startswith("attributes."):
+                original = data["attributes"][field.split(".", 1)[1]]
+            elif field.startswith(("keywords[", "image_texts[")):
+                name, index = field[:-1].split("[")
+                original = data[name][int(index)]
+            else:
+                original = data[field]
+            assert original[e.start:e.end] == e.text, (field, e)
