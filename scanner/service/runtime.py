@@ -94,6 +94,7 @@ class Runtime:
         self.recorder = Recorder(self.store) if settings.record != "off" else None
         self._keys = TTLCache(settings.cache_seconds)
         self._certs = TTLCache(settings.cache_seconds)
+        self._holders = TTLCache(settings.cache_seconds)
         self._exceptions = TTLCache(settings.cache_seconds)
         metrics.INFO.labels(*self.versions).set(1)
 
@@ -121,12 +122,13 @@ class Runtime:
 
     # --- certificates -------------------------------------------------------------------------------
     def certificates(self, merchant_id: str) -> tuple[list[Certificate], str]:
-        """A merchant's stored certificates and the digest of the set (as the sweep computes it)."""
-        def load():
-            certs = self.store.certificates_for(merchant_id)
-            digest = keys.set_digest(keys.certificate_digest(c.model_dump(mode="json")) for c in certs)
-            return certs, digest
-        return self._certs.get(merchant_id, load)
+        """A merchant's stored certificates and the digest of the set (the sweep's scan-key part).
+        Which merchants hold certificates is cached as one map, so a listing of a merchant without
+        any (most of them) costs no query."""
+        digest = self._holders.get(None, self.store.certificate_digests).get(merchant_id)
+        if digest is None:
+            return [], ""
+        return self._certs.get((merchant_id, digest), lambda: self.store.certificates_for(merchant_id)), digest
 
     def put_certificates(self, merchant_id: str, records: list[Any], replace: bool) -> list[Certificate]:
         """replace=True: `records` is the merchant's whole set (errors name `certificates[i].field`);
@@ -145,7 +147,7 @@ class Runtime:
             with self.store.engine.begin() as conn:
                 conn.execute(t.delete().where(t.c.merchant_id == merchant_id, t.c.certificate_id.not_in(ids))
                              if ids else t.delete().where(t.c.merchant_id == merchant_id))
-        self._certs.drop(merchant_id)
+        self._holders.drop()
         return certs
 
     def delete_certificates(self, merchant_id: str, certificate_id: str | None = None) -> int:
@@ -155,7 +157,7 @@ class Runtime:
             cond = sa.and_(cond, t.c.certificate_id == certificate_id)
         with self.store.engine.begin() as conn:
             n = conn.execute(t.delete().where(cond)).rowcount
-        self._certs.drop(merchant_id)
+        self._holders.drop()
         return n
 
     def stored_certificates(self, merchant_id: str) -> list[Certificate]:
