@@ -48,6 +48,18 @@ class SweepOptions:
     progress: bool = True
 
 
+class _Inline:
+    """`--workers 0`: scan in this process (small catalogs, tests, debugging)."""
+
+    def submit(self, fn, *args) -> cf.Future:
+        fut: cf.Future = cf.Future()
+        fut.set_result(fn(*args))
+        return fut
+
+    def shutdown(self, cancel_futures: bool = False) -> None:
+        pass
+
+
 class _Pool:
     """Submit chunks to a local process pool or Dask, with a bound on chunks in flight."""
 
@@ -62,6 +74,9 @@ class _Pool:
             self.client = opts.scheduler if isinstance(opts.scheduler, Client) else Client(opts.scheduler)
             self.own_client = not isinstance(opts.scheduler, Client)
             self.limit = 2 * max(1, sum(self.client.nthreads().values()))
+        elif opts.engine == "local" and opts.workers == 0:
+            self.pool = _Inline()
+            self.limit = 1
         elif opts.engine == "local":
             n = opts.workers or os.cpu_count() or 1
             self.pool = cf.ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("forkserver"),
@@ -304,12 +319,21 @@ def _positive(value: str) -> int:
     return n
 
 
+def _count(value: str) -> int:
+    import argparse
+
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number: {value!r}")
+    return int(value)
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("sweep", help="re-check a catalog (file or table:NAME) into the store")
     p.add_argument("source", help="JSONL, CSV or Parquet file, or table:NAME in the configured database")
     p.add_argument("--engine", choices=("local", "dask"), default="local")
     p.add_argument("--scheduler", help="Dask scheduler address (with --engine dask)")
-    p.add_argument("--workers", type=_positive, help="local worker processes (default: all cores)")
+    p.add_argument("--workers", type=_count, help="local worker processes (default: all cores; 0: scan in "
+                                                  "this process)")
     p.add_argument("--rulesets", help="live ruleset directory (default: the bundled rulesets/)")
     p.add_argument("--models", help="live model directory; with --shadow, the candidate's models")
     p.add_argument("--shadow", metavar="RULESET_DIR", help="backtest this candidate ruleset: no writes")

@@ -54,11 +54,11 @@ def _models(snapshot):
 
 @pytest.fixture(scope="session")
 def make_opts(snapshot):
-    """SweepOptions for tests: one worker, small chunks, a fixed as-of date, the snapshot rulesets."""
+    """SweepOptions for tests: scanning in-process, small chunks, a fixed as-of date, the snapshot rulesets."""
     from scanner.sweep import SweepOptions
 
     def make(source, **kw):
-        kw.setdefault("workers", 1)
+        kw.setdefault("workers", 0)      # in-process: fast; the pool has its own tests
         kw.setdefault("chunk_size", 50)
         kw.setdefault("as_of", AS_OF)
         kw.setdefault("progress", False)

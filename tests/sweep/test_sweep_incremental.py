@@ -30,7 +30,7 @@ def test_sweep_counts_then_skips_unchanged(store, tmp_path, rulesets, live_scann
     want = expected(live_scanner, records)
     assert want["penalty_ledger"] > 0 and len(want["decisions"]) > 1     # the catalog exercises rules
 
-    first = sweep(store, make_opts(path))
+    first = sweep(store, make_opts(path, workers=1))            # through a real process pool
     c = store.counts()
     assert (first["scanned"], first["unchanged"], first["quarantined"]) == (400, 0, 0)
     assert {k: c[k] for k in ("verdicts", "review_flags", "penalty_ledger")} == \
