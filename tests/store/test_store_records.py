@@ -33,8 +33,13 @@ def verdict(lid="L-1", findings=(), decision=None):
 
 
 def test_migrations_match_models(store):
+    def ours(obj, name, type_, reflected, compare_to):
+        # other areas add tables (and migrations) of their own; compare the models that are loaded
+        return not (type_ == "table" and reflected and name not in Base.metadata.tables)
+
     with store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        ctx = MigrationContext.configure(conn, opts={"include_object": ours})
+        diff = compare_metadata(ctx, Base.metadata)
     assert diff == []
     store.upgrade()   # running it again is a no-op
     assert store.counts()["listings"] == 0
