@@ -9,6 +9,7 @@ import yaml
 
 from scanner.ml import corpus, evaluate, modelcard, train
 from scanner.ml.document import listing_text
+from scanner.ml.features import FeatureParams
 from scanner.ml.runtime import CURRENT, DEFAULT_DIR, ModelError, load_classifiers, version_dir
 
 FEEDBACK_FILE = "feedback.jsonl"
@@ -79,11 +80,11 @@ def cmd_train(args) -> int:
         print(f"scanner train: {exc}", file=sys.stderr)
         return 2
     if old is not None and not args.force:
-        new_hash = train.version_for(rows)
+        new_hash = train.version_for(rows, FeatureParams(char_bits=args.bits, word_bits=args.bits))
         if new_hash == old.version:
             print(f"models {old.version} are already trained on this corpus")
             return 0
-    new, manifest = train.train(rows, models_dir)
+    new, manifest = train.train(rows, models_dir, FeatureParams(char_bits=args.bits, word_bits=args.bits))
     _print_metrics(f"new models {new.version} (held-out rows: {manifest['held_out_rows']})", manifest["held_out"])
     replace = True
     if old is not None:
@@ -158,6 +159,8 @@ def register(subparsers) -> None:
     p.add_argument("--feedback", help="reviewer decisions (JSONL: listing, rule, decision) to add as labelled rows")
     p.add_argument("--tolerance", type=float, default=0.002, help="how much lower a held-out figure may be and still count as not worse")
     p.add_argument("--force", action="store_true", help="train even when the corpus has not changed")
+    p.add_argument("--bits", type=int, default=FeatureParams().char_bits,
+                   help="hash bits of each n-gram block (default %(default)s; small values make small test models)")
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("eval", help="keyword-only, ML-only and combined figures on a case file")

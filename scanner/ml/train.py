@@ -30,7 +30,8 @@ from scanner.ml.features import BatchHasher, FeatureParams, reference_features
 from scanner.ml.runtime import CURRENT, Classifiers, load_pipeline, sha256
 
 SEED = 0
-N_JOBS = 2  # cross-validation folds fit in parallel (the result does not depend on it)
+N_JOBS = 2  # cross-validation folds fit in parallel on big corpora (the result does not depend on it)
+PARALLEL_ROWS = 10_000
 HELD_OUT_PERCENT = 20
 PARAMS = {"C": 20.0, "tol": 1e-4, "class_weight": "balanced", "solver": "liblinear", "cv_folds": 3, "calibration": "sigmoid"}
 PRECISION_TARGETS = (0.99, 0.95)
@@ -50,7 +51,8 @@ def fit_family(X: sp.csr_matrix, y: np.ndarray, params: FeatureParams) -> Pipeli
     base = LogisticRegression(C=PARAMS["C"], tol=PARAMS["tol"], class_weight=PARAMS["class_weight"], solver=PARAMS["solver"],
                               random_state=SEED, max_iter=1000)
     cv = StratifiedKFold(PARAMS["cv_folds"], shuffle=True, random_state=SEED)
-    clf = CalibratedClassifierCV(base, method=PARAMS["calibration"], cv=cv, ensemble=False, n_jobs=N_JOBS)
+    clf = CalibratedClassifierCV(base, method=PARAMS["calibration"], cv=cv, ensemble=False,
+                                 n_jobs=N_JOBS if X.shape[0] >= PARALLEL_ROWS else None)
     clf.fit(X, y)
     features = reference_features(params).fit(["fit is a no-op for hashing"])
     return Pipeline([("features", features), ("clf", clf)])

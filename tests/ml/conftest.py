@@ -5,6 +5,7 @@ import pytest
 
 from scanner.ml import train
 from scanner.ml.corpus import FAMILIES
+from scanner.ml.features import FeatureParams
 
 POS = {
     "e_cigarette": ["salt nic {n}mg mango ice pod juice", "disposable {n}00 puffs grape device", "short fill {n}0ml 70/30 custard"],
@@ -39,6 +40,7 @@ def make_rows():
 def tiny_models(tmp_path_factory) -> tuple[Path, str]:
     """A models directory with one small trained version made current."""
     models = tmp_path_factory.mktemp("models")
-    clf, _ = train.train(tiny_rows(), models, log=lambda *a: None)
+    small = FeatureParams(char_bits=12, word_bits=12)  # small and fast; the hasher is tested at full size
+    clf, _ = train.train(tiny_rows(), models, small, log=lambda *a: None)
     train.make_current(models, clf.version)
     return models, clf.version

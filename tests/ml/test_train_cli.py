@@ -11,7 +11,8 @@ from scanner.ml import cli, corpus, load_classifiers, train
 def run(*argv) -> int:
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers(dest="cmd"))
-    args = parser.parse_args(list(argv))
+    argv = list(argv) + (["--bits", "12"] if argv[0] == "train" else [])  # small, fast test models
+    args = parser.parse_args(argv)
     return args.func(args)
 
 
