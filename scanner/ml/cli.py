@@ -35,9 +35,10 @@ def feedback_rows(path: Path) -> list[dict]:
             if rec.get("decision") not in ("confirmed", "dismissed"):
                 raise ValueError(f"{where}: field 'decision' must be 'confirmed' or 'dismissed'")
             ident = rec["listing"].get("listing_id", f"line{n}")
+            flag = f":flag {rec['flag_id']}" if "flag_id" in rec else ""
             rows.append({"text": listing_text(rec["listing"]),
                          "labels": {rule.split("/")[0]: int(rec["decision"] == "confirmed")},
-                         "provenance": f"feedback:{rule}:{rec['decision']}:{ident}"})
+                         "provenance": f"feedback:{rule}:{rec['decision']}:{ident}{flag}"})
     return rows
 
 

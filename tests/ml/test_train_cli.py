@@ -34,7 +34,7 @@ def test_train_then_feedback_then_rollback(workdir, tmp_path, capsys):
 
     fb = tmp_path / "feedback.jsonl"
     rows = [{"listing": {"listing_id": f"F-{i}", "title": f"turbo night capsules for him {i}"},
-             "rule": "sexual_health/enhancement_claim", "decision": "confirmed"} for i in range(30)]
+             "rule": "sexual_health/enhancement_claim", "decision": "confirmed", "flag_id": i} for i in range(30)]
     rows += [{"listing": {"listing_id": "F-x", "title": "cotton t-shirt for men"},
               "rule": "sexual_health/enhancement_claim", "decision": "dismissed"}]
     fb.write_text("\n".join(json.dumps(r) for r in rows))
@@ -43,7 +43,9 @@ def test_train_then_feedback_then_rollback(workdir, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "new models" in out and f"current models {first}" in out  # both printed
     added = corpus.read_corpus_file(data / "feedback.jsonl")
-    assert len(added) == 31 and added[0]["provenance"].startswith("feedback:sexual_health/enhancement_claim:confirmed:F-")
+    assert len(added) == 31
+    assert added[0]["provenance"] == "feedback:sexual_health/enhancement_claim:confirmed:F-0:flag 0"
+    assert added[0]["labels"] == {"sexual_health": 1} and added[-1]["labels"] == {"sexual_health": 0}
     second = load_classifiers(models).version
     assert second != first and "kept for rollback" in out
     # the old version stays loadable, and can be made current again
