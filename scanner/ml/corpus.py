@@ -250,6 +250,5 @@ def summary(rows: list[dict]) -> dict[str, dict[str, int]]:
     for fam in FAMILIES:
         c = Counter(r["labels"][fam] for r in rows if fam in r["labels"])
         out[fam] = {"positive": c[1], "negative": c[0]}
-    out["sources"] = dict(Counter(r["provenance"].split(":")[0] + ":" + r["provenance"].split(":")[1]
-                                  if r["provenance"].count(":") else r["provenance"] for r in rows))
+    out["sources"] = dict(Counter(":".join(r["provenance"].split(":")[:2]) for r in rows))
     return out
