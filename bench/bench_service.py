@@ -29,7 +29,7 @@ import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from generate import generate  # noqa: E402
+from generate import generate
 
 GOAL_P99_MS, GOAL_RPS = 10.0, 1000.0   # the goal at 32 clients
 

@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -22,7 +23,7 @@ from scanner.service import metrics, schemas
 from scanner.service.apikeys import ApiKey
 from scanner.service.limits import BodyLimit, BodyTooLarge, error_body
 from scanner.service.ratelimit import retry_after
-from scanner.service.runtime import Conflict, Runtime
+from scanner.service.runtime import Conflict, Runtime, ScanFailed
 from scanner.service.settings import Settings
 
 log = logging.getLogger("scanner.service")
@@ -53,8 +54,9 @@ def _error_response(status: int, error: str, message: str, field: str | None = N
 
 
 def _record_error(exc: RecordError, where: str = "") -> dict:
-    return {"error": "invalid_field", "message": exc.message, "field": where + exc.field, "record": exc.record,
-            "status": 422}
+    failed = isinstance(exc, ScanFailed)
+    return {"error": "scan_failed" if failed else "invalid_field", "message": exc.message,
+            "field": where + exc.field, "record": exc.record, "status": 500 if failed else 422}
 
 
 def _runtime(request: Request) -> Runtime:
@@ -170,6 +172,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         field = ".".join(loc[1:] if loc and loc[0] in ("path", "query", "header", "body") else loc) or "(request)"
         return _error_response(422, "invalid_field", str(err.get("msg", "invalid")), field)
 
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, exc: SQLAlchemyError):
+        log.error("database error on %s: %s", request.url.path, exc)
+        return _error_response(503, "store_unavailable", "the database is unavailable; retry later")
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception):
+        log.exception("unhandled error on %s", request.url.path)
+        return _error_response(500, "internal_error", "internal error (logged)")
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         headers = exc.headers
@@ -190,7 +202,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         scanned = await _in_thread(rt, rt.scan_records, [data], _as_of(as_of))
         one = scanned[0]
         if one.error is not None:
-            raise ApiError(422, "invalid_field", one.error.message, one.error.field, one.error.record)
+            e = _record_error(one.error)
+            raise ApiError(e["status"], e["error"], e["message"], e["field"], e["record"])
         await _recorded(rt, scanned)
         return Response(orjson.dumps(one.verdict), media_type="application/json")
 

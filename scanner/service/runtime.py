@@ -65,6 +65,10 @@ class Conflict(RecordError):
     """The request names an id that conflicts with the path or with what is stored (409)."""
 
 
+class ScanFailed(RecordError):
+    """The scanner raised on a listing: a bug, logged with its traceback; the rest of a batch goes on."""
+
+
 DATE_FIELDS = ("valid_from", "valid_until")
 
 
@@ -217,7 +221,13 @@ class Runtime:
                 metrics.item_error(exc.field)
                 out.append(Scanned(error=exc))
                 continue
-            out.append(self._scan_one(listing, as_of, exceptions))
+            try:
+                out.append(self._scan_one(listing, as_of, exceptions))
+            except Exception:  # one listing's failure must not fail the others (blind on purpose)
+                log.exception("scanning listing %r failed", listing.listing_id[:200])
+                metrics.item_error("(scan)")
+                out.append(Scanned(error=ScanFailed(f"listing {listing.listing_id[:200]!r}", "(record)",
+                                                    "the scanner failed on this listing (logged)")))
         metrics.STAGE_SECONDS.labels("scan").observe(time.perf_counter() - t0)
         return out
 

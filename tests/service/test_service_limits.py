@@ -74,3 +74,22 @@ def test_unknown_route_and_method_are_json(service):
     with service.client() as c:
         assert _err(c.get("/v1/nope"), 404)["error"] == "http_error"
         assert _err(c.get("/v1/scan"), 405)["error"] == "http_error"
+
+
+def test_a_failing_store_is_503_not_500(shared_scanner, tmp_path):
+    import sqlalchemy as sa
+    from service_harness import running_service
+
+    with running_service(f"sqlite:///{tmp_path / 'broken.db'}", shared_scanner) as svc:
+        with svc.store.engine.begin() as conn:            # the verdict tables are gone: recording fails
+            conn.execute(sa.text("DROP TABLE findings"))
+            conn.execute(sa.text("DROP TABLE verdicts"))
+        with svc.client("scan") as c:
+            body = _err(c.post("/v1/scan", json=GOOD), 503)
+            assert body["error"] == "store_unavailable"
+            r = c.post("/v1/scan/batch", json={"listings": [GOOD]})
+            assert r.status_code == 503
+        with svc.store.engine.begin() as conn:            # and when the keys cannot be read either
+            conn.execute(sa.text("DROP TABLE api_keys"))
+        with svc.client("scan") as c:
+            assert _err(c.post("/v1/scan", json=GOOD), 503)["error"] == "store_unavailable"
