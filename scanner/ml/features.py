@@ -114,7 +114,6 @@ def murmur_ranges(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> n
 
 def _index_sign(h: np.ndarray, n_features: int) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's column (abs(h) % n, with abs(-2**31) taken as 0) and sign (h >= 0)."""
-    assert n_features & (n_features - 1) == 0, "n_features must be a power of two"
     idx = (np.abs(h) & np.int32(n_features - 1)).astype(np.int64)
     return idx, h >= 0
 
@@ -131,15 +130,16 @@ def _is_word_char(cp: np.ndarray) -> np.ndarray:
     return out
 
 
-def _ascii_ngram_hashes(buf: np.ndarray, n_pos: int, sizes: range) -> dict[int, np.ndarray]:
-    """MurmurHash3 of the n-gram at every byte position, per size n, for single-byte text.
+def _ascii_ngram_hashes(buf: np.ndarray, n_pos: int, sizes: range) -> np.ndarray:
+    """MurmurHash3 of the n-gram at every byte position, for each size in `sizes` (concatenated
+    in that order), for single-byte text.
 
     All n-grams of one size share their block layout, so each step runs on whole shifted
     slices, and the state after k blocks is shared between sizes."""
     words = _words(buf)
     mixed = _mix_k(words)
     after = {0: np.zeros(n_pos, dtype=np.uint32)}
-    out = {}
+    out = []
     for n in sizes:
         nb = n >> 2
         for k in range(1, nb + 1):
@@ -152,8 +152,8 @@ def _ascii_ngram_hashes(buf: np.ndarray, n_pos: int, sizes: range) -> dict[int, 
         h = after[nb].copy()
         if n & 3:
             h ^= _mix_k(words[4 * nb: 4 * nb + n_pos] & _TAIL_MASK[n & 3])
-        out[n] = _fmix(h, n)
-    return out
+        out.append(h)
+    return _fmix(np.concatenate(out), np.repeat(np.array(sizes, dtype=np.uint32), n_pos))
 
 
 def _fmix(h: np.ndarray, length) -> np.ndarray:
@@ -181,6 +181,9 @@ class Batch:
 
 class BatchHasher:
     def __init__(self, params: FeatureParams = FeatureParams()):
+        for bits in (params.char_bits, params.word_bits):
+            if not 1 <= bits <= 30:
+                raise ValueError(f"hash bits must be within 1..30, not {bits}")
         self.p = params
         self.n_char = 1 << params.char_bits
         self.n_word = 1 << params.word_bits
@@ -209,19 +212,15 @@ class BatchHasher:
         pos = np.arange(n_chars, dtype=np.int64)
         doc_end = doc_start[1:][doc_of_char]
 
-        # char n-grams: every start whose n-gram stays inside its document
-        c_rows, c_start, c_hash, sizes = [], [], [], []
-        for n in range(hi, lo - 1, -1):  # longest first: sorted by MurmurHash block count
-            ok = pos + n <= doc_end
-            c_rows.append(doc_of_char[ok])
-            c_start.append(pos[ok])
-            sizes.append(np.full(len(c_start[-1]), n))
-            if is_ascii:
-                c_hash.append(hashes[n][ok])
-        c_rows, c_start, sizes = (np.concatenate(a) for a in (c_rows, c_start, sizes))
-        c_end = c_start + sizes
+        # char n-grams: every start whose n-gram stays inside its document, longest first
+        # (so that they come sorted by MurmurHash block count)
+        sizes = range(hi, lo - 1, -1)
+        ok = np.concatenate([pos + n <= doc_end for n in sizes])
+        c_rows = np.tile(doc_of_char, len(sizes))[ok]
+        c_start = np.tile(pos, len(sizes))[ok]
+        c_end = c_start + np.repeat(np.array(sizes), n_chars)[ok]
         if is_ascii:
-            c_hash = np.concatenate(c_hash)
+            c_hash = hashes[ok]
         else:
             c_hash = murmur_ranges(buf, boff[c_start], boff[c_end] - boff[c_start])
         c_cols, c_pos = _index_sign(c_hash, self.n_char)
@@ -261,22 +260,20 @@ class BatchHasher:
         jbuf[:total] = buf[np.minimum(src, len(buf) - 1)]
         jbuf[new_start + b_len] = 0x20
         jbuf[total:] = 0
-        rows, hashes, starts, ends = [], [], [], []
+        first_tok, last_tok = [], []
         lo, hi = self.p.word_ngrams
         for n in range(lo, hi + 1):
             if len(t_doc) < n:
                 continue
-            same = t_doc[n - 1:] == t_doc[: len(t_doc) - n + 1]
-            i = np.flatnonzero(same)
-            j = i + n - 1
-            rows.append(t_doc[i])
-            hashes.append(murmur_ranges(jbuf, new_start[i], new_start[j] + b_len[j] - new_start[i]))
-            starts.append(t_start[i])
-            ends.append(t_end[j])
-        if not rows:
+            i = np.flatnonzero(t_doc[n - 1:] == t_doc[: len(t_doc) - n + 1])  # n tokens of one document
+            first_tok.append(i)
+            last_tok.append(i + n - 1)
+        if not first_tok:
             e = np.zeros(0, np.int64)
             return e, np.zeros(0, np.int32), e, e
-        return tuple(np.concatenate(a) for a in (rows, hashes, starts, ends))
+        i, j = np.concatenate(first_tok), np.concatenate(last_tok)
+        hashes = murmur_ranges(jbuf, new_start[i], new_start[j] + b_len[j] - new_start[i])
+        return t_doc[i], hashes, t_start[i], t_end[j]
 
     def cells(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(cols, data, indptr) of the normalised feature matrix in CSR layout (rows in order)."""
