@@ -25,7 +25,7 @@ from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
-from scanner.ml.features import BatchHasher, FeatureParams, clean
+from scanner.ml.features import BatchHasher, FeatureParams, clean, reference_features
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "models"
 CURRENT = "current.json"
@@ -129,8 +129,10 @@ def _feature_params(family: str, pipe: Pipeline) -> FeatureParams:
     char, word = (dict(union.transformer_list)[k] for k in ("char", "word"))
     p = FeatureParams(tuple(char.ngram_range), tuple(word.ngram_range),
                       int(char.n_features).bit_length() - 1, int(word.n_features).bit_length() - 1)
-    if char.analyzer != "char" or word.analyzer != "word" or not (char.lowercase and word.lowercase):
-        raise ModelError(f"{family}: feature step differs from the one BatchHasher reproduces")
+    reference = dict(reference_features(p).transformer_list)
+    for name, vec in (("char", char), ("word", word)):
+        if vec.get_params() != reference[name].get_params():
+            raise ModelError(f"{family}: the {name} features differ from the ones BatchHasher reproduces")
     return p
 
 

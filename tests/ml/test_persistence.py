@@ -88,3 +88,13 @@ def test_explain_points_at_the_words_that_matter(tiny_models):
     words = " ".join(text[s:e] for s, e, _ in spans).lower()
     assert any(w in words for w in ("night", "going", "herbal", "capsules", "keeps"))
     assert clf.explain("", "sexual_health") == []
+
+
+def test_features_the_fast_path_cannot_reproduce_are_refused(tiny_models):
+    from scanner.ml.runtime import Classifiers
+
+    clf = load_classifiers(tiny_models[0])
+    pipe = clf.pipelines["e_cigarette"]
+    pipe.steps[0][1].transformer_list[1][1].set_params(binary=True)
+    with pytest.raises(ModelError, match="word features differ"):
+        Classifiers("x", {"e_cigarette": pipe})
