@@ -86,3 +86,15 @@ def test_bad_feedback_names_line_and_field(tmp_path, workdir, capsys):
     err = capsys.readouterr().err
     assert "line 1" in err and "'decision'" in err
     assert not (models / "current.json").exists()
+
+
+def test_training_is_deterministic(tmp_path, make_rows):
+    from scanner.ml.features import FeatureParams
+
+    small = FeatureParams(char_bits=10, word_bits=10)
+    a, _ = train.train(make_rows(), tmp_path / "a", small, log=lambda *x: None)
+    b, _ = train.train(make_rows(), tmp_path / "b", small, log=lambda *x: None)
+    assert a.version == b.version
+    assert (a._W == b._W).all() and (a._c == b._c).all()
+    c, _ = train.train(make_rows(seed=2), tmp_path / "c", small, log=lambda *x: None)
+    assert c.version != a.version
