@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -14,6 +15,10 @@ def database_url(url: str | None = None) -> str:
     url = url or os.environ.get(ENV) or DEFAULT_URL
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]   # psycopg 3, not psycopg2
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        path, _, query = url[len("sqlite:///"):].partition("?")
+        if path and path != ":memory:":   # workers in other directories must open the same file
+            url = f"sqlite:///{Path(path).resolve()}" + (f"?{query}" if query else "")
     return url
 
 
