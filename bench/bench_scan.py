@@ -14,22 +14,22 @@ import random
 import re
 import statistics
 import string
-import tempfile
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import generate  # noqa: E402
+from generate import generate
 
-from scanner import Scanner  # noqa: E402
-from scanner.detectors.keywords import KeywordIndex  # noqa: E402
-from scanner.listing import parse_listing  # noqa: E402
-from scanner.policy import verdict  # noqa: E402
-from scanner.rulesets import TermGroup, load_rulesets  # noqa: E402
-from scanner.text import normalise  # noqa: E402
+from scanner import Scanner
+from scanner.detectors.keywords import KeywordIndex
+from scanner.listing import parse_listing
+from scanner.policy import verdict
+from scanner.rulesets import TermGroup, load_rulesets
+from scanner.text import normalise
 
 AS_OF = dt.date(2022, 2, 1)
 
