@@ -6,3 +6,5 @@ CATEGORY_CHARS = 1_000
 MAX_ATTRIBUTES = 200
 MAX_LIST_ITEMS = 200
 MAX_MARKETS = 300
+ATTRIBUTE_NAME_CHARS = 200
+ITEM_CHARS = 5_000          # one attribute value, keyword or image text

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
@@ -27,7 +27,8 @@ class RecordError(ValueError):
         super().__init__(f"record {record}: field '{field}': {message}")
 
 
-Text = StrictStr
+Item = Annotated[StrictStr, Field(max_length=limits.ITEM_CHARS)]
+AttributeName = Annotated[StrictStr, Field(max_length=limits.ATTRIBUTE_NAME_CHARS)]
 
 
 class Listing(BaseModel):
@@ -38,9 +39,9 @@ class Listing(BaseModel):
     title: StrictStr = Field(max_length=limits.TITLE_CHARS)
     description: StrictStr | None = Field(default=None, max_length=limits.DESCRIPTION_CHARS)
     category: StrictStr | None = Field(default=None, max_length=limits.CATEGORY_CHARS)
-    attributes: dict[StrictStr, StrictStr] = Field(default_factory=dict, max_length=limits.MAX_ATTRIBUTES)
-    keywords: list[StrictStr] = Field(default_factory=list, max_length=limits.MAX_LIST_ITEMS)
-    image_texts: list[StrictStr] = Field(default_factory=list, max_length=limits.MAX_LIST_ITEMS)
+    attributes: dict[AttributeName, Item] = Field(default_factory=dict, max_length=limits.MAX_ATTRIBUTES)
+    keywords: list[Item] = Field(default_factory=list, max_length=limits.MAX_LIST_ITEMS)
+    image_texts: list[Item] = Field(default_factory=list, max_length=limits.MAX_LIST_ITEMS)
     target_markets: list[StrictStr] | None = Field(default=None, max_length=limits.MAX_MARKETS)
 
     def text_fields(self) -> list[tuple[str, str]]:
