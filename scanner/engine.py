@@ -16,7 +16,7 @@ from scanner.detectors.fuzzy import FuzzyIndex
 from scanner.detectors.keywords import KeywordIndex, Match, term_variants
 from scanner.detectors.patterns import PatternIndex
 from scanner.listing import Certificate, Listing, Verdict, parse_certificate, parse_listing
-from scanner.policy import ListingSignals, _normal_path, verdict
+from scanner.policy import ListingSignals, normal_path, verdict
 from scanner.rulesets import Rulesets, load_rulesets
 from scanner.text import Doc, normalise
 
@@ -35,10 +35,6 @@ class Scanner:
         self.medical = medical
         self.classifiers = classifiers
         self._groups = {(r.id, g.name): g for r in rulesets.rules.values() for g in r.terms}
-        self._pattern_rules: dict[str, list[str]] = {}
-        for rule in rulesets.rules.values():
-            for name in rule.patterns:
-                self._pattern_rules.setdefault(name, []).append(rule.id)
         # patterns (spaCy) run only for a listing in which a rule that reads them has evidence
         self._pattern_triggers = {r.id: set(r.pattern_triggers) for r in rulesets.rules.values() if r.patterns}
 
@@ -120,41 +116,8 @@ class Scanner:
         """Keyword, fuzzy and pattern signals of one listing, by rule."""
         if docs is None:
             docs = self.documents(listing)
-        ls = ListingSignals(category=_normal_path(listing.category or ""))
-        # One search over all fields joined by a separator no term contains: per-field overhead
-        # dominated the cost of a listing. Spans are then located in their field's original text.
-        texts = [doc.text for _, doc in docs]
-        joined = FIELD_SEPARATOR.join(texts)
-        bounds, pos = [], 0
-        for text in texts:
-            bounds.append(pos)
-            pos += len(text) + len(FIELD_SEPARATOR)
-        whole = Doc(joined, joined)
-
-        def locate(start: int, end: int):
-            i = bisect_right(bounds, start) - 1
-            base = bounds[i]
-            if end - base > len(texts[i]):
-                return None  # crosses a field boundary
-            name, doc = docs[i]
-            s, e = doc.span(start - base, end - base)
-            return name, s, e, doc.original[s:e]
-
-        raw = self.keywords.find(whole)
-        explained = [(m.start, m.end) for m in raw]
-        matches = []
-        for m in raw:
-            where = locate(m.start, m.end)
-            if where is not None:
-                name, m.start, m.end, m.text = where
-                matches.append((name, m))
-        fuzzy = []
-        for f in self.fuzzy.find(whole, explained):
-            where = locate(f.start, f.end)
-            if where is not None:
-                name, f.start, f.end, f.text = where
-                fuzzy.append((name, f))
-        self._add_terms(ls, matches, fuzzy)
+        ls = ListingSignals(category=normal_path(listing.category or ""))
+        self._add_terms(ls, *self._term_matches(docs))
         families = {rule.split("/")[0] for rule, sigs in ls.by_rule.items() if self._needs_patterns(rule, sigs)}
         if families:
             for name, doc in docs:
@@ -165,6 +128,34 @@ class Scanner:
                     ls.patterns[p.name].append(Signal("", name, p.start, p.end, p.text, 1.0, "pattern",
                                                       p.name, p.name, p.value))
         return ls
+
+    def _term_matches(self, docs: list[tuple[str, Doc]]):
+        """Exact and fuzzy term matches as (field, match) pairs, offsets in the field's original.
+
+        One search over all fields joined by a separator no term contains: per-field overhead
+        dominated the cost of a listing. Spans are then located in their field's original text.
+        """
+        texts = [doc.text for _, doc in docs]
+        joined = FIELD_SEPARATOR.join(texts)
+        bounds, pos = [], 0
+        for text in texts:
+            bounds.append(pos)
+            pos += len(text) + len(FIELD_SEPARATOR)
+        whole = Doc(joined, joined)
+
+        def locate(match) -> tuple[str, object] | None:
+            i = bisect_right(bounds, match.start) - 1
+            base = bounds[i]
+            if match.end - base > len(texts[i]):
+                return None  # crosses a field boundary
+            name, doc = docs[i]
+            match.start, match.end = doc.span(match.start - base, match.end - base)
+            match.text = doc.original[match.start:match.end]
+            return name, match
+
+        exact = self.keywords.find(whole)
+        fuzzy = self.fuzzy.find(whole, [(m.start, m.end) for m in exact])
+        return ([x for m in exact if (x := locate(m))], [x for f in fuzzy if (x := locate(f))])
 
     def _add_ml(self, listing: Listing, signals: ListingSignals, probabilities) -> None:
         """Families whose probability reaches their review threshold, with the n-grams that

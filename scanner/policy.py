@@ -34,7 +34,7 @@ def _under(category: str, prefixes: list[str]) -> bool:
     return any(category == p or category.startswith(p + " >") for p in prefixes)
 
 
-def _normal_path(path: str) -> str:
+def normal_path(path: str) -> str:
     return " > ".join(part.strip() for part in path.casefold().split(">"))
 
 
@@ -80,13 +80,13 @@ def rule_hit(rule: Rule, family: Family, ls: ListingSignals) -> Hit | None:
     signals = ls.by_rule.get(rule.id, [])
     groups = _best_by_group(signals)
     if rule.category:
-        if rule.category.outside and _under(ls.category, [_normal_path(p) for p in rule.category.outside]):
+        if rule.category.outside and _under(ls.category, [normal_path(p) for p in rule.category.outside]):
             return None
-        if rule.category.inside and not _under(ls.category, [_normal_path(p) for p in rule.category.inside]):
+        if rule.category.inside and not _under(ls.category, [normal_path(p) for p in rule.category.inside]):
             return None
     for req in rule.requires:
         if not (any(g in groups for g in req.groups)
-                or _under(ls.category, [_normal_path(p) for p in req.categories])
+                or _under(ls.category, [normal_path(p) for p in req.categories])
                 or any(ls.patterns.get(p) for p in req.patterns)):
             return None
     threshold = rule.threshold if rule.threshold is not None else family.defaults.threshold
