@@ -43,10 +43,10 @@ def _measurement(rule: Rule, groups: dict[str, Signal], patterns: dict[str, list
     m = rule.measurement
     if m is None or not any(g in groups for g in m.applies_to) or any(g in groups for g in m.exempt):
         return None
-    lengths = [s for s in patterns.get("blade_length", []) if s.value is not None]
+    lengths = [s for s in patterns.get(m.length_pattern, []) if s.value is not None]
     if not lengths:
         return None
-    angles = [s.value for s in patterns.get("tip_angle", []) if s.value is not None]
+    angles = [s.value for s in patterns.get(m.angle_pattern, []) if s.value is not None]
     if angles:
         angle = min(angles)
     elif any(g in groups for g in m.pointed_tip_groups):

@@ -88,6 +88,8 @@ class CategoryConstraint(_Strict):
 class Measurement(_Strict):
     """Blade measurements: fire when any threshold holds (POLICY.md §3)."""
 
+    length_pattern: str                         # the pattern that reads blade lengths (mm)
+    angle_pattern: str                          # the pattern that reads tip angles (degrees)
     applies_to: list[str]                       # groups that say the listing is a blade
     exempt: list[str] = []                      # groups that exempt it (kitchen knives...)
     thresholds: list[dict[str, float]]          # {tip_angle_below|tip_angle_at_least: deg, blade_longer_than_mm: mm}
@@ -225,7 +227,10 @@ class Family(BaseModel):
         for r in self.rules:
             if r.id.split("/")[0] != self.family:
                 raise ValueError(f"rule {r.id} does not belong to family {self.family}")
-            unknown = sorted(set(r.patterns) - set(self.pattern_definitions))
+            read = set(r.patterns)
+            if r.measurement:
+                read |= {r.measurement.length_pattern, r.measurement.angle_pattern}
+            unknown = sorted(read - set(self.pattern_definitions))
             if unknown:
                 raise ValueError(f"rule {r.id} uses undefined patterns {unknown}")
         return self
