@@ -65,6 +65,9 @@ def test_sigkill_at_random_points_then_resume(db_url, tmp_path, rulesets, live_s
             n = _checkpoints(watcher)
             done_at_kill.append(n)
             kills_mid_run += 0 < n < total_chunks
+        else:                                         # finished (or failed) before the kill
+            assert proc.returncode == 0, proc.stderr.read().decode(errors="replace")[-2000:]
+        proc.stderr.close()
     assert kills_mid_run >= 1, f"no kill landed mid-run: {done_at_kill}"
 
     final = subprocess.run(_command(src, db_url, quarantine, snapshot), cwd=tmp_path, env=env, capture_output=True,
