@@ -40,12 +40,14 @@ def load_certificates(path: str | None) -> tuple[list, int]:
 
 def cmd_scan(args) -> int:
     from scanner.engine import Scanner
+    from scanner.gc_tuning import relax_gc
 
     store = None
     if args.database:
         from scanner.store import open_store
         store = open_store(args.database)
     scanner = Scanner.load(args.rulesets, args.models, store=store)
+    relax_gc()
     certificates, _ = load_certificates(args.certificates)
     decisions, rules = collections.Counter(), collections.Counter()
     bad = 0

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from scanner.gc_tuning import relax_gc
 from scanner.listing import RecordError, parse_listing
 from scanner.store import Store, apply_exceptions, keys, open_store
 from scanner.store.record import Item
@@ -142,6 +143,7 @@ class Sweep:
         rs = self.live.rulesets
         self.groups = {k: set(v) for k, v in rs.markets.groups.items()}
         store.flag_confidence_below = flag_thresholds(rs)
+        relax_gc()
 
     def versions(self) -> tuple[tuple[str, str], tuple[str, str] | None]:
         live = (self.live.ruleset_version, self.live.model_version)

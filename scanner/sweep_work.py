@@ -59,6 +59,7 @@ def scanners(spec: Spec) -> tuple[Any, Any | None]:
         got = _SCANNERS.get(spec)
         if got is None:
             from scanner.engine import Scanner
+            from scanner.gc_tuning import relax_gc
 
             store = None
             if spec.database is not None:
@@ -71,6 +72,7 @@ def scanners(spec: Spec) -> tuple[Any, Any | None]:
                 cand = Scanner.load(spec.shadow_rulesets or spec.rulesets, spec.shadow_models or spec.models,
                                     store=store)
             got = _SCANNERS[spec] = (live, cand)
+            relax_gc()
         return got
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from scanner.gc_tuning import relax_gc
 from scanner.listing import Certificate, Listing, RecordError, Verdict, parse_certificate, parse_listing
 from scanner.service import apikeys, metrics
 from scanner.service.limits import FieldTooLong, check_fields
@@ -90,6 +91,7 @@ class Runtime:
         self.store = store or Store(settings.database_url)
         self.store.upgrade()
         self.scanner = scanner or Scanner.load(settings.rulesets_dir, settings.models_dir, store=self.store)
+        relax_gc()  # fewer collector pauses in request latency
         self.store.flag_confidence_below = flag_thresholds(self.scanner.rulesets)
         self.groups = {k: set(v) for k, v in self.scanner.rulesets.markets.groups.items()}
         self.versions = (self.scanner.ruleset_version, self.scanner.model_version)
