@@ -107,6 +107,11 @@ class _Pool:
             self.pool.shutdown(cancel_futures=True)
 
 
+def _has_ids(rec: dict) -> bool:
+    lid, mid = rec.get("listing_id"), rec.get("merchant_id")
+    return isinstance(lid, str) and isinstance(mid, str) and bool(lid) and bool(mid)
+
+
 def _chunks(records: Iterator, size: int) -> Iterator[tuple[int, list]]:
     buf: list = []
     n = 0
@@ -218,8 +223,7 @@ class Sweep:
         todo: list[tuple[int, dict, str, str]] = []
         candidates = []
         for line, rec in records:
-            if not isinstance(rec, RecordError) and not all(
-                    isinstance(rec.get(k), str) and rec.get(k) for k in ("listing_id", "merchant_id")):
+            if not isinstance(rec, RecordError) and not _has_ids(rec):
                 try:
                     parse_listing(rec, line)    # names the field that is wrong
                 except RecordError as exc:
