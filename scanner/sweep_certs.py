@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from scanner.io import read_records
-from scanner.listing import RecordError, parse_certificate, parse_listing
+from scanner.io import read_certificates
+from scanner.listing import parse_listing
 from scanner.store import Store, apply_exceptions, keys
 from scanner.store.record import Item
 
@@ -20,14 +20,8 @@ def flag_thresholds(rulesets) -> dict[str, float]:
 
 def import_certificates(store: Store, path: str, as_of: dt.date | None = None, rescan_listings: bool = True,
                         rulesets: str | None = None, models: str | None = None) -> dict[str, Any]:
-    certs, bad = [], []
-    for line, rec in read_records(path):
-        try:
-            if isinstance(rec, RecordError):
-                raise rec
-            certs.append(parse_certificate(rec, line))
-        except RecordError as exc:
-            bad.append((line, str(exc)))
+    certs, errors = read_certificates(path)
+    bad = [(line, str(exc)) for line, exc in errors]
     changed = store.upsert_certificates(certs)
     out: dict[str, Any] = {"imported": len(certs), "bad": bad, "merchants_changed": sorted(changed)}
     if rescan_listings and changed:

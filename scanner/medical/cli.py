@@ -8,6 +8,7 @@ transaction: a failed download or a file that does not parse keeps the previous 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 
@@ -78,15 +79,18 @@ def cmd_fda_sync(args) -> int:
 
 
 def cmd_certificates_import(args) -> int:
-    from scanner.io import read_certificates
+    """Import certificates and re-scan the changed merchants' medical-device listings
+    (the same import as `scanner db import-certificates`)."""
+    from scanner.sweep_certs import import_certificates
 
-    certs, bad = read_certificates(args.file)
-    for line, exc in bad:
-        print(f"{args.file}:{line}: {exc}", file=sys.stderr)
     with _store(args) as store:
-        changed = store.upsert_certificates(certs)
-    print(f"imported {len(certs)} certificates ({len(changed)} merchants changed), {len(bad)} bad records skipped")
-    return 0 if not bad else 1
+        store.upgrade()
+        got = import_certificates(store, args.file, args.as_of, not args.no_rescan, args.rulesets, args.models)
+    for line, reason in got["bad"]:
+        print(f"{args.file}:{line}: {reason}", file=sys.stderr)
+    print(f"imported {got['imported']} certificates ({len(got['merchants_changed'])} merchants changed), "
+          f"{len(got['bad'])} bad records skipped; re-scanned: {dict(got.get('rescan', {}))}")
+    return 0 if not got["bad"] else 1
 
 
 def register(subparsers) -> None:
@@ -111,6 +115,10 @@ def register(subparsers) -> None:
     cimp = csub.add_parser("import", help="import certificates (JSONL, CSV or Parquet) into the store")
     cimp.add_argument("file")
     cimp.add_argument("--database", help=db_help)
+    cimp.add_argument("--as-of", type=dt.date.fromisoformat, help="re-scan as of this date (default: today)")
+    cimp.add_argument("--no-rescan", action="store_true", help="do not re-scan the merchants' listings")
+    cimp.add_argument("--rulesets", help="ruleset directory for the re-scan")
+    cimp.add_argument("--models", help="model directory for the re-scan")
     cimp.set_defaults(func=cmd_certificates_import)
 
 
