@@ -25,7 +25,12 @@ def _digest(data: bytes) -> str:
 
 def canonical_listing(data: dict[str, Any]) -> bytes:
     """The contract fields of a raw listing dict (or a model_dump), empty values dropped."""
-    kept = {k: data[k] for k in LISTING_FIELDS if k in data and data[k] not in (None, [], {})}
+    kept = {}
+    for k in LISTING_FIELDS:
+        v = data.get(k)
+        # empty lists and mappings say nothing; an empty string (a blank title) does
+        if v is not None and (v or not isinstance(v, (list, dict))):
+            kept[k] = v
     return orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)
 
 
