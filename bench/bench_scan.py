@@ -26,6 +26,7 @@ from generate import generate
 
 from scanner import Scanner
 from scanner.detectors.keywords import KeywordIndex
+from scanner.gc_tuning import relax_gc
 from scanner.listing import parse_listing
 from scanner.policy import verdict
 from scanner.rulesets import TermGroup, load_rulesets
@@ -63,6 +64,7 @@ def main() -> int:
     chars = sum(len(r) for r in raw) / len(raw)
     t0 = time.perf_counter()
     scanner = Scanner.load(models_dir=Path(tempfile.mkdtemp()))  # the pre-publish path without ML
+    relax_gc()  # as the CLI, the service and sweep workers do
     print(f"Scanner.load: {time.perf_counter() - t0:.2f} s; {scanner.keywords.size:,} term spellings; "
           f"{args.n:,} generated listings of ~{chars:.0f} bytes; no ML unless said")
     n = len(raw)
