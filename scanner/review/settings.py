@@ -4,24 +4,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from scanner.service.settings import SettingsError, env_int
+
 COOKIE_MODES = ("auto", "always", "never")
 
 
-class ReviewSettingsError(ValueError):
-    pass
+ReviewSettingsError = SettingsError
 
 
 def _int(name: str, default: int, minimum: int = 1) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ReviewSettingsError(f"setting {name}: not an integer: {raw!r}") from None
-    if value < minimum:
-        raise ReviewSettingsError(f"setting {name}: must be >= {minimum}, got {value}")
-    return value
+    return env_int(name, default, minimum)
 
 
 @dataclass(frozen=True)

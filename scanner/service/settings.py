@@ -13,7 +13,8 @@ class SettingsError(ValueError):
     pass
 
 
-def _int(name: str, default: int, minimum: int = 0) -> int:
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    """An integer setting from the environment, or `default`; a clear error names a bad one."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -65,22 +66,22 @@ class Settings:
             database_url=os.environ.get("SCANNER_DATABASE_URL") or None,
             rulesets_dir=os.environ.get("SCANNER_RULESETS") or None,
             models_dir=os.environ.get("SCANNER_MODELS") or None,
-            max_body_bytes=_int("SCANNER_MAX_BODY_BYTES", cls.max_body_bytes, 1024),
-            max_batch=_int("SCANNER_MAX_BATCH", cls.max_batch, 1),
+            max_body_bytes=env_int("SCANNER_MAX_BODY_BYTES", cls.max_body_bytes, 1024),
+            max_batch=env_int("SCANNER_MAX_BATCH", cls.max_batch, 1),
             field_chars={
-                "title": _int("SCANNER_MAX_TITLE_CHARS", limits.TITLE_CHARS, 1),
-                "description": _int("SCANNER_MAX_DESCRIPTION_CHARS", limits.DESCRIPTION_CHARS, 1),
-                "category": _int("SCANNER_MAX_CATEGORY_CHARS", limits.CATEGORY_CHARS, 1),
-                "listing_id": _int("SCANNER_MAX_ID_CHARS", limits.ID_CHARS, 1),
-                "merchant_id": _int("SCANNER_MAX_ID_CHARS", limits.ID_CHARS, 1),
+                "title": env_int("SCANNER_MAX_TITLE_CHARS", limits.TITLE_CHARS, 1),
+                "description": env_int("SCANNER_MAX_DESCRIPTION_CHARS", limits.DESCRIPTION_CHARS, 1),
+                "category": env_int("SCANNER_MAX_CATEGORY_CHARS", limits.CATEGORY_CHARS, 1),
+                "listing_id": env_int("SCANNER_MAX_ID_CHARS", limits.ID_CHARS, 1),
+                "merchant_id": env_int("SCANNER_MAX_ID_CHARS", limits.ID_CHARS, 1),
             },
-            max_text_chars=_int("SCANNER_MAX_TEXT_CHARS", cls.max_text_chars, 1),
-            max_items=_int("SCANNER_MAX_ITEMS", cls.max_items, 1),
-            rate_limit=_int("SCANNER_RATE_LIMIT", cls.rate_limit),
-            rate_burst=_int("SCANNER_RATE_BURST", cls.rate_burst),
+            max_text_chars=env_int("SCANNER_MAX_TEXT_CHARS", cls.max_text_chars, 1),
+            max_items=env_int("SCANNER_MAX_ITEMS", cls.max_items, 1),
+            rate_limit=env_int("SCANNER_RATE_LIMIT", cls.rate_limit),
+            rate_burst=env_int("SCANNER_RATE_BURST", cls.rate_burst),
             cache_seconds=_float("SCANNER_CACHE_SECONDS", cls.cache_seconds),
             record=record,
-            scan_threads=_int("SCANNER_SCAN_THREADS", cls.scan_threads, 1),
+            scan_threads=env_int("SCANNER_SCAN_THREADS", cls.scan_threads, 1),
         )
 
     def describe(self) -> dict:
