@@ -22,6 +22,7 @@ from scanner.review import auth, queue
 from scanner.review.app import create_review_router
 from scanner.review.settings import ReviewSettings
 from scanner.rulesets import load_rulesets
+from scanner.service.testing import serve
 from scanner.store import keys
 from scanner.store.store import Store
 from scanner.store.testing import temp_database
@@ -92,8 +93,6 @@ def main() -> int:
     ap.add_argument("--flags", type=int, default=100_000)
     ap.add_argument("--requests", type=int, default=30)
     args = ap.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "review"))
-    from review_harness import serve  # the tests' uvicorn-in-a-thread helper
 
     rulesets = load_rulesets()
     rules = sorted(rulesets.rules)

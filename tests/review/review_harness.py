@@ -4,14 +4,10 @@ sweep and the service record them (Store.record_items)."""
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from scanner.listing import Evidence, Finding, Verdict
@@ -19,6 +15,7 @@ from scanner.review import auth
 from scanner.review.app import create_review_router
 from scanner.review.settings import ReviewSettings
 from scanner.rulesets import load_rulesets
+from scanner.service.testing import serve
 from scanner.store import keys
 from scanner.store.record import Item
 from scanner.store.store import Store
@@ -35,28 +32,6 @@ CONFIDENCE_BELOW = 0.9       # findings below this confidence open a flag (the s
 @pytest.fixture(scope="session")
 def rulesets():
     return load_rulesets()
-
-
-@contextlib.contextmanager
-def serve(app, timeout: float = 30.0):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
 
 
 def finding(rule: str, field: str, text: str, needle: str, *, outcome: str = "review", points: int = 0,

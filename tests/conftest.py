@@ -1,3 +1,5 @@
+"""Fixtures shared by the store, sweep and other database tests: every test runs on SQLite
+and on the PostgreSQL server, each in a throw-away schema or file."""
 import pytest
 
 from scanner.store import open_store
