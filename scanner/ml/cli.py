@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from scanner.io import read_records
+from scanner.listing import RecordError
 from scanner.ml import corpus, evaluate, modelcard, train
 from scanner.ml.document import listing_text
 from scanner.ml.features import FeatureParams
@@ -18,27 +20,22 @@ FEEDBACK_FILE = "feedback.jsonl"
 def feedback_rows(path: Path) -> list[dict]:
     """Reviewer decisions ({listing, rule, decision: confirmed|dismissed}) as labelled corpus rows."""
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path} line {n}"
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: not JSON ({exc.msg})") from None
-            if not isinstance(rec, dict) or not isinstance(rec.get("listing"), dict):
-                raise ValueError(f"{where}: field 'listing' must be an object")  # noqa: TRY004 - bad input data, reported as such
-            rule = rec.get("rule")
-            if not isinstance(rule, str) or rule.split("/")[0] not in corpus.FAMILIES:
-                raise ValueError(f"{where}: field 'rule' must name a rule of {', '.join(corpus.FAMILIES)}")
-            if rec.get("decision") not in ("confirmed", "dismissed"):
-                raise ValueError(f"{where}: field 'decision' must be 'confirmed' or 'dismissed'")
-            ident = rec["listing"].get("listing_id", f"line{n}")
-            flag = f":flag {rec['flag_id']}" if "flag_id" in rec else ""
-            rows.append({"text": listing_text(rec["listing"]),
-                         "labels": {rule.split("/")[0]: int(rec["decision"] == "confirmed")},
-                         "provenance": f"feedback:{rule}:{rec['decision']}:{ident}{flag}"})
+    for n, rec in read_records(path):
+        where = f"{path} line {n}"
+        if isinstance(rec, RecordError):
+            raise ValueError(f"{where}: not JSON ({rec.message})")  # noqa: TRY004 - bad input data
+        if not isinstance(rec.get("listing"), dict):
+            raise ValueError(f"{where}: field 'listing' must be an object")  # noqa: TRY004 - bad input data, reported as such
+        rule = rec.get("rule")
+        if not isinstance(rule, str) or rule.split("/")[0] not in corpus.FAMILIES:
+            raise ValueError(f"{where}: field 'rule' must name a rule of {', '.join(corpus.FAMILIES)}")
+        if rec.get("decision") not in ("confirmed", "dismissed"):
+            raise ValueError(f"{where}: field 'decision' must be 'confirmed' or 'dismissed'")
+        ident = rec["listing"].get("listing_id", f"line{n}")
+        flag = f":flag {rec['flag_id']}" if "flag_id" in rec else ""
+        rows.append({"text": listing_text(rec["listing"]),
+                     "labels": {rule.split("/")[0]: int(rec["decision"] == "confirmed")},
+                     "provenance": f"feedback:{rule}:{rec['decision']}:{ident}{flag}"})
     return rows
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from scanner.io import read_records
+from scanner.listing import RecordError
 from scanner.ml.document import listing_text
 
 FAMILIES = ("e_cigarette", "sexual_health", "controlled_instrument", "medical_device")
@@ -224,23 +226,18 @@ def read_corpus(data_dir: Path) -> list[dict]:
 
 def read_corpus_file(path: Path) -> list[dict]:
     rows = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path.name} line {n}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CorpusError(f"{where}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                raise CorpusError(f"{where}: field 'text' must be a string")
-            labels = row.get("labels")
-            if not isinstance(labels, dict) or any(v not in (0, 1) for v in labels.values()):
-                raise CorpusError(f"{where}: field 'labels' must map families to 0 or 1")
-            if not isinstance(row.get("provenance"), str) or not row["provenance"]:
-                raise CorpusError(f"{where}: field 'provenance' is required")
-            rows.append(row)
+    for n, row in read_records(path):
+        where = f"{path.name} line {n}"
+        if isinstance(row, RecordError):
+            raise CorpusError(f"{where}: not JSON ({row.message})")
+        if not isinstance(row.get("text"), str):
+            raise CorpusError(f"{where}: field 'text' must be a string")
+        labels = row.get("labels")
+        if not isinstance(labels, dict) or any(v not in (0, 1) for v in labels.values()):
+            raise CorpusError(f"{where}: field 'labels' must map families to 0 or 1")
+        if not isinstance(row.get("provenance"), str) or not row["provenance"]:
+            raise CorpusError(f"{where}: field 'provenance' is required")
+        rows.append(row)
     return rows
 
 
