@@ -41,6 +41,10 @@ _BLOCK_TAGS = frozenset(["address", "article", "aside", "blockquote", "br", "dd"
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
 
 
+_FOLDED: dict[str, str] = {}
+_FOLD_CACHE_LIMIT = 200_000  # distinct characters remembered; hostile text cannot grow it further
+
+
 @dataclass(slots=True)
 class Doc:
     """A normalised field value and its map back to the original.
@@ -101,8 +105,18 @@ def _confusable_fold() -> dict[str, str]:
     return fold
 
 
-@functools.lru_cache(maxsize=65536)
 def fold_char(char: str) -> str:
+    """What one original character becomes in normalised text, cached (the hot path asks
+    `_FOLDED` directly and calls this only for a character it has not seen)."""
+    folded = _FOLDED.get(char)
+    if folded is None:
+        folded = _fold_uncached(char)
+        if len(_FOLDED) < _FOLD_CACHE_LIMIT:
+            _FOLDED[char] = folded
+    return folded
+
+
+def _fold_uncached(char: str) -> str:
     """What one original character becomes in normalised text (possibly '' or several chars)."""
     if char in INVISIBLE or unicodedata.category(char) == "Cf":
         return ""
@@ -143,14 +157,6 @@ def _fold_homoglyphs(text: str) -> str:
     return text if out is None else "".join(out)
 
 
-_FOLDED: dict[str, str] = {}
-
-
-def _fold_new(char: str) -> str:
-    folded = _FOLDED[char] = fold_char(char)
-    return folded
-
-
 def _fold_pieces(pieces: list[tuple[str, int, int]]) -> tuple[str, list[tuple[int, int, int, bool]]]:
     """Fold (text, start, end) pieces; a piece with end-start == len(text) maps char by char."""
     out: list[str] = []
@@ -175,7 +181,7 @@ def _fold_pieces(pieces: list[tuple[str, int, int]]) -> tuple[str, list[tuple[in
         for m in _NON_ASCII.finditer(piece):
             emit(piece[pos:m.start()].lower(), start + pos, start + m.start(), True)
             run = m.group()
-            folded = [_FOLDED[c] if c in _FOLDED else _fold_new(c) for c in run]
+            folded = [_FOLDED[c] if c in _FOLDED else fold_char(c) for c in run]
             if all(len(f) == 1 for f in folded):  # the common case (CJK, most accents): one for one
                 emit("".join(folded), start + m.start(), start + m.end(), True)
             else:
