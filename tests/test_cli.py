@@ -86,4 +86,19 @@ def test_invalid_ruleset_exit_2(tmp_path):
 
 def test_rules_test_command():
     r = run("rules", "test")
-    assert "passed" in r.stdout
+    assert r.returncode == 0 and r.stdout.strip().endswith(" passed, 0 failed"), r.stdout[-2000:]
+
+
+def test_bad_csv_cells_are_reported_with_line_and_field(tmp_path):
+    src = tmp_path / "l.csv"
+    src.write_text("listing_id,merchant_id,title,attributes\n"
+                   "A,M,Police handcuffs,\n"
+                   'B,M,Socks,"{not json"\n'
+                   "C,M,Taser 50kv,,extra\n"
+                   "D,M,Stun gun,\n")
+    out = tmp_path / "v.jsonl"
+    r = run("scan", str(src), "--as-of", "2022-02-01", "--output", str(out))
+    assert r.returncode == 0
+    assert [v["listing_id"] for v in verdicts(out)] == ["A", "D"]
+    assert f"{src}:3:" in r.stderr and "'attributes'" in r.stderr
+    assert f"{src}:4:" in r.stderr and "more cells than header columns" in r.stderr
