@@ -26,6 +26,11 @@ INVISIBLE = frozenset("\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u2
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
                       "@": "a", "$": "s", "!": "i", "|": "l", "€": "e"})
 LEET_ALT = str.maketrans({"1": "l"})
+# Leetspeak skeleton: every leet character and its letters (l and i look alike) become one letter,
+# so one automaton over skeletons finds plain and leetspeak spellings of a term in one pass.
+_SKELETON = bytes.maketrans(b"013457@$!|l", b"oieasta" b"siii")
+LEET_PAIRS = frozenset({(c, t) for table in (LEET, LEET_ALT) for c, t in
+                        ((chr(k), v) for k, v in table.items())})
 # A letter next to a digit or symbol: where a leetspeak word ("v1agra", "cr0ssb0w", "5tun") may be.
 _LEET_SPOT = re.compile(r"[a-z][0-9@$!|€]|[0-9@$!|€][a-z]")
 _LEET_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789@$!|€")
@@ -36,6 +41,11 @@ _QUANTITY = re.compile(r"[0-9.]+(?:mm|cm|m|km|in|ml|l|mg|g|kg|lb|lbs|oz|pcs|pc|w
 # Four or more single letters (or digits, for leetspeak) split by up to three separators.
 _SPACED = re.compile(r"(?<![^\W_])(?:[^\W_][\s.\-_*·•,/|+~'\"]{1,3}){3,}[^\W_](?![^\W_])")
 _SEPARATOR = re.compile(r"[\s.\-_*·•,/|+~'\"]")
+# ASCII text as letter/separator classes: a bytes search for a lone letter between separators
+# rules out split letters far faster than _SPACED itself (most text has none).
+_CLASSES = bytes(ord("a") if chr(c).isalnum() else ord("-") if chr(c) in " \t\n\r\f\v.-_*,/|+~'\"" else ord("x")
+                 for c in range(128)) + b"x" * 128
+_SPACED_CLASSES = re.compile(rb"(?<!a)(?:a-{1,3}){3,}a(?!a)")  # _SPACED in those classes
 _LATIN_GREEK_CYRILLIC = 0x0530  # below this, combining accents are stripped from base letters
 _BLOCK_TAGS = frozenset(["address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"])
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
@@ -248,6 +258,38 @@ def normalise_term(term: str) -> str:
     return normalise(term).text.strip()
 
 
+def skeleton(text: str) -> str:
+    """`text` with leet characters and look-alike letters folded (same length, char for char)."""
+    if "€" in text:
+        text = text.replace("€", "e")
+    if text.isascii():
+        return text.encode("ascii").translate(_SKELETON).decode("ascii")
+    return text.encode("utf-8", "surrogatepass").translate(_SKELETON).decode("utf-8", "surrogatepass")
+
+
+def leet_reading(text: str, start: int, term: str) -> bool:
+    """Whether text[start:start+len(term)] spells `term` in leetspeak: it differs only where a
+    leet character stands for the term's letter, and no changed character sits in a quantity or
+    a number ("30ml", "2000")."""
+    written = text[start:start + len(term)]
+    if len(written) != len(term) or written == term:
+        return False
+    for k, (c, t) in enumerate(zip(written, term)):
+        if c == t:
+            continue
+        if (c, t) not in LEET_PAIRS:
+            return False
+        a = b = start + k
+        while a > 0 and text[a - 1] in _LEET_CHARS:
+            a -= 1
+        while b < len(text) and text[b] in _LEET_CHARS:
+            b += 1
+        token = text[a:b].strip(_LEET_SYMBOLS)
+        if not token or token.isdigit() or _QUANTITY.fullmatch(token):
+            return False
+    return True
+
+
 def _derive(doc: Doc, text: str, keep: list[int] | None) -> Doc:
     """A view of `doc` with new text; `keep` lists the doc positions each new char came from."""
     if keep is None:
@@ -300,9 +342,20 @@ def _leet(doc: Doc) -> list[Doc]:
     return out
 
 
-def _joined(doc: Doc) -> Doc | None:
+def may_have_split_letters(text: str) -> bool:
+    """Whether `text` holds letters split by separators (_SPACED), checked on ASCII text as
+    a bytes search over character classes, several times faster than _SPACED itself."""
+    if not text.isascii():
+        return _SPACED.search(text) is not None
+    classes = text.encode("ascii").translate(_CLASSES)
+    return (b"-a-" in classes or b"xa-" in classes or classes.startswith(b"a-")) and \
+        _SPACED_CLASSES.search(classes) is not None
+
+
+def joined_view(doc: Doc) -> Doc | None:
+    """The view of `doc` with letters split by spaces or punctuation joined up, or None."""
     text = doc.text
-    if not _SPACED.search(text):
+    if not may_have_split_letters(text):
         return None
     keep: list[int] = []
     pos = 0
@@ -317,7 +370,7 @@ def _joined(doc: Doc) -> Doc | None:
 def variants(doc: Doc) -> list[Doc]:
     """Views of `doc` that undo leetspeak and split letters; empty for most text."""
     out = _leet(doc)
-    joined = _joined(doc)
+    joined = joined_view(doc)
     if joined is not None:
         out.append(joined)
         out.extend(_leet(joined))

@@ -233,3 +233,12 @@ def test_evidence_always_quotes_the_original(scanner, before, term, how, after, 
             else:
                 original = data[field]
             assert original[e.start:e.end] == e.text, (field, e)
+
+
+def test_leetspeak_with_symbols_and_measurements(scanner):
+    for title, expected in [("$ildenafil 100 tabs", "$ildenafil"), ("cheap v!agra!", "v!agra")]:
+        v = scanner.scan(listing(title), as_of=AS_OF)
+        assert v.decision == "block", title
+        assert expected in [e.text for f in v.findings for e in f.evidence], title
+    # digits that are quantities or model numbers are never read as letters
+    assert scanner.scan(listing("USB cable 5V 2A ISO9001 certified, 1080p, IPX7"), as_of=AS_OF).decision == "pass"

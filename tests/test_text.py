@@ -98,3 +98,40 @@ def test_html_text_matches_beautifulsoup(value):
         tag.decompose()
     expected = _words(normalise(soup.get_text(" ")).text)
     assert _words(normalise(value, html=True).text) == expected
+
+
+_spacing = st.text(alphabet="ab1 .-_*,/|+~'\"x(é·", max_size=16)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_spacing)
+def test_split_letter_precheck_agrees_with_the_pattern(value):
+    from scanner.text import _SPACED, may_have_split_letters
+    assert may_have_split_letters(value) == (_SPACED.search(value) is not None)
+
+
+def test_skeleton_keeps_length_and_folds_leetspeak():
+    from scanner.text import skeleton
+    for value in ["v1agra", "$ildenafil €-liquid", "crossbow 中文", "p|ll"]:
+        assert len(skeleton(value)) == len(value)
+    assert skeleton("v1agra") == skeleton("viagra") == skeleton("vlagra")
+
+
+def test_leet_reading_needs_leet_characters_outside_quantities():
+    from scanner.text import leet_reading
+    assert leet_reading("buy v1agra now", 4, "viagra")
+    assert leet_reading("cr0ssb0w", 0, "crossbow")
+    assert not leet_reading("buy vlagra now", 4, "viagra")   # a look-alike letter is fuzzy's job
+    assert not leet_reading("buy viagra now", 4, "viagra")   # plain spelling is no leetspeak
+    assert not leet_reading("pack of 10 0il", 8, "io oil")   # "10" is a number
+    assert not leet_reading("size 5ml", 5, "sml")             # "5ml" is a quantity
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_fuzzy_words_are_the_letter_runs(value):
+    import re
+
+    from scanner.detectors.fuzzy import letter_words
+    text = normalise(value).text
+    assert letter_words(text) == re.findall(r"[a-z]+", text)

@@ -18,6 +18,8 @@ from scanner.rulesets import Rulesets
 from scanner.text import Doc, normalise_term
 
 _WORD = re.compile(r"[a-z]+")
+# UTF-8 bytes with everything but a-z blanked: split() then yields exactly _WORD's words, faster
+_ONLY_LETTERS = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
 _TERM_WORDS = re.compile(r"[a-z]+|[^a-z\s]+")
 _CACHE_LIMIT = 200_000
 _LOOKALIKE = str.maketrans({"l": "i"})
@@ -73,6 +75,10 @@ class FuzzyIndex:
         self.refs = refs
         self.term_words = {w for rs in refs.values() for r in rs for w in r.words}
         self.choices = list(refs)
+        # misspellings keep their first letter: compare a word only with terms that share it
+        self.choices_by_letter: dict[str, list[str]] = {}
+        for choice in self.choices:
+            self.choices_by_letter.setdefault(choice[0], []).append(choice)
         self.allow = allow
         self.min_cutoff = min((r.cutoff for rs in refs.values() for r in rs), default=100.0)
         self._cache: dict[str, tuple[str, float] | None] = {}
@@ -85,10 +91,11 @@ class FuzzyIndex:
             pass
         found = None
         key = word.translate(_LOOKALIKE)
-        if self.choices and word not in self.term_words:  # a term's word spelt right is no misspelling
-            hit = process.extractOne(key, self.choices, scorer=fuzz.ratio, score_cutoff=self.min_cutoff)
-            # misspellings keep the first letter; this also keeps "enforce" from becoming "cenforce"
-            if hit is not None and hit[0][0] == key[0]:
+        choices = self.choices_by_letter.get(key[0])
+        if choices and word not in self.term_words:  # a term's word spelt right is no misspelling
+            # same first letter only: this also keeps "enforce" from becoming "cenforce"
+            hit = process.extractOne(key, choices, scorer=fuzz.ratio, score_cutoff=self.min_cutoff)
+            if hit is not None:
                 found = (hit[0], hit[1])
         if found is None:
             if len(self._clean) < _CACHE_LIMIT:
@@ -101,7 +108,7 @@ class FuzzyIndex:
         """Fuzzy matches among the words of `doc` not covered by `explained` spans of `doc`."""
         out: list[FuzzyMatch] = []
         # set arithmetic first: most words were seen before and are known clean
-        present = set(_WORD.findall(doc.text))
+        present = set(letter_words(doc.text))
         words = present - self._clean - self.allow
         hits = {w: b for w in words if len(w) >= self.min_length and (b := self._best(w)) is not None
                 and any(present.issuperset(r.words[:r.index] + r.words[r.index + 1:]) for r in self.refs[b[0]])}
@@ -124,3 +131,8 @@ class FuzzyIndex:
                 s, e = doc.span(tokens[first][1], tokens[last][2])
                 out.append(FuzzyMatch(ref, s, e, doc.original[s:e], score))
         return out
+
+
+def letter_words(text: str) -> list[str]:
+    """The runs of a-z in normalised text (what _WORD.findall gives)."""
+    return text.encode("utf-8", "surrogatepass").translate(_ONLY_LETTERS).decode("ascii").split()

@@ -1,7 +1,9 @@
 """Exact term matching: every term of every rule in one Aho-Corasick automaton.
 
-Terms are normalised like listing text and matched on the normalised text and its
-obfuscation-undoing variants; evidence is mapped back to the original characters.
+Terms are normalised like listing text. The automata hold their leetspeak skeletons, so one
+pass over a text's skeleton finds plain spellings and leetspeak ("v1agra", "cr0ssb0w") alike;
+each candidate is then checked against what the text really says. Letters split by spaces
+or punctuation are searched in a joined view. Evidence is mapped back to the original.
 Latin-script terms need word boundaries, Cyrillic/Turkish/German ones a boundary
 before them (inflection and compounds follow), CJK, Thai and Arabic ones none.
 """
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 import ahocorasick
 
 from scanner.rulesets import Rulesets, Terms
-from scanner.text import Doc, normalise_term, variants
+from scanner.text import Doc, joined_view, leet_reading, normalise_term, skeleton
 
 BOUNDARY_BY_LANGUAGE = {"zh": "none", "ja": "none", "ko": "none", "th": "none", "ar": "none",
                         "ru": "prefix", "tr": "prefix", "de": "prefix"}
@@ -80,44 +82,64 @@ class KeywordIndex:
     def _automaton(entries: dict[str, list[TermRef]]):
         if not entries:
             return None  # an empty automaton cannot be searched
-        automaton = ahocorasick.Automaton()
+        by_skeleton: dict[str, list[tuple[str, tuple[TermRef, ...]]]] = {}
         for key, refs in entries.items():
-            automaton.add_word(key, (len(key), tuple(refs)))
+            by_skeleton.setdefault(skeleton(key), []).append((key, tuple(refs)))
+        automaton = ahocorasick.Automaton()
+        for skel, spellings in by_skeleton.items():
+            # most candidates are short terms inside longer words ("cat" in "category"): when every
+            # reading needs a word start, one look at the preceding character rules them out
+            word_start = all(ref.boundary != "none" for _, refs in spellings for ref in refs)
+            automaton.add_word(skel, (len(skel), tuple(spellings), word_start))
         automaton.make_automaton()
         return automaton
 
     def _scan(self, text: str):
+        """(start, end, ref, leet) of every term in `text`, spelt plainly or in leetspeak."""
+        skel = skeleton(text)
         if self.ascii is not None:
-            yield from self._scan_with(self.ascii, text)
+            yield from self._scan_with(self.ascii, skel, text)
         if self.other is not None and not text.isascii():
-            yield from self._scan_with(self.other, text)
+            yield from self._scan_with(self.other, skel, text)
 
     @staticmethod
-    def _scan_with(automaton, text: str):
-        for end, (length, refs) in automaton.iter(text):
+    def _scan_with(automaton, skel: str, text: str):
+        for end, (length, spellings, word_start) in automaton.iter(skel):
             start = end - length + 1
+            if word_start and start and text[start - 1].isalnum():
+                continue
             end += 1
-            before = text[start - 1] if start else " "
-            after = text[end] if end < len(text) else " "
-            for ref in refs:
-                if ref.boundary == "none":
-                    yield start, end, ref
-                elif before.isalnum():
+            written = text[start:end]
+            for key, refs in spellings:
+                if written == key:
+                    leet = False
+                elif leet_reading(text, start, key):
+                    leet = True
+                else:
                     continue
-                elif ref.boundary == "prefix" or not after.isalnum():
-                    yield start, end, ref
-                elif after == "s" and (end + 1 == len(text) or not text[end + 1].isalnum()):
-                    yield start, end + 1, ref  # English plural of a word term
+                before = text[start - 1] if start else " "
+                after = text[end] if end < len(text) else " "
+                for ref in refs:
+                    if ref.boundary == "none":
+                        yield start, end, ref, leet
+                    elif before.isalnum():
+                        continue
+                    elif ref.boundary == "prefix" or not after.isalnum():
+                        yield start, end, ref, leet
+                    elif after == "s" and (end + 1 == len(text) or not text[end + 1].isalnum()):
+                        yield start, end + 1, ref, leet  # English plural of a word term
 
     def find(self, doc: Doc) -> list[Match]:
         matches: list[Match] = []
         seen: set[tuple] = set()
-        for k, view in enumerate([doc, *variants(doc)]):
-            for start, end, ref in self._scan(view.text):
+        joined = joined_view(doc)
+        for view in (doc,) if joined is None else (doc, joined):
+            for start, end, ref, leet in self._scan(view.text):
                 ostart, oend = view.span(start, end)
                 key = (ref, ostart, oend)
                 if key in seen:
                     continue
                 seen.add(key)
-                matches.append(Match(ref, ostart, oend, doc.original[ostart:oend], k > 0))
+                matches.append(Match(ref, ostart, oend, doc.original[ostart:oend], leet or view is not doc))
         return matches
+
