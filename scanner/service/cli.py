@@ -15,6 +15,9 @@ def register(subparsers) -> None:
     serve.add_argument("--database", help="store URL (default: $SCANNER_DATABASE_URL or sqlite:///scanner.db)")
     serve.add_argument("--rulesets", help="ruleset directory (default: the bundled rulesets/)")
     serve.add_argument("--models", help="model directory (default: the bundled models/)")
+    serve.add_argument("--record", choices=("wait", "background", "off"),
+                       help="verdicts to the store: wait = answer after the commit, background = answer at "
+                            "once, commit in batches (default: $SCANNER_RECORD or wait)")
     serve.add_argument("--graceful-timeout", type=float, default=30.0,
                        help="seconds to let in-flight requests finish on shutdown")
     serve.add_argument("--log-level", default="warning")
@@ -77,7 +80,7 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     for env, value in (("SCANNER_DATABASE_URL", args.database), ("SCANNER_RULESETS", args.rulesets),
-                       ("SCANNER_MODELS", args.models)):
+                       ("SCANNER_MODELS", args.models), ("SCANNER_RECORD", args.record)):
         if value:
             os.environ[env] = value          # the workers read their settings from the environment
     from scanner.service.settings import Settings, SettingsError
