@@ -27,7 +27,8 @@ FIELD_SEPARATOR = "\x00"
 class Scanner:
     def __init__(self, rulesets: Rulesets, medical=None, classifiers=None):
         self.rulesets = rulesets
-        self.keywords = KeywordIndex(rulesets)
+        # the medical identifier's terms ride along in the keyword pass (kind "extra")
+        self.keywords = KeywordIndex(rulesets, medical.identifier.terms if medical is not None else None)
         vocabulary = {v for r in rulesets.rules.values() for g in r.terms for _, t in g.by_language()
                       for v in term_variants(t)}
         self.fuzzy = FuzzyIndex(rulesets, vocabulary)
@@ -96,11 +97,13 @@ class Scanner:
         if probabilities is None and self.classifiers is not None:
             probabilities = self._predict([listing])[0]
         docs = self.documents(listing)
-        signals = self.signals(listing, docs)
+        extra: list = []
+        signals = self.signals(listing, docs, extra)
         if probabilities is not None:
             self._add_ml(listing, signals, probabilities)
         if self.medical is not None:
-            signals.hits.extend(self.medical.assess(listing, certificates, as_of, dict(docs)))
+            found = [(name, m.start, m.end, *m.ref.group, m.obfuscated) for name, m in extra]
+            signals.hits.extend(self.medical.assess(listing, certificates, as_of, dict(docs), found))
         return verdict(listing.listing_id, listing.target_markets, signals, self.rulesets, as_of,
                        self.model_version, excepted)
 
@@ -112,12 +115,17 @@ class Scanner:
             fields.append(("category", listing.category))
         return [(name, normalise(value, html=name == "description")) for name, value in fields]
 
-    def signals(self, listing: Listing, docs: list[tuple[str, Doc]] | None = None) -> ListingSignals:
-        """Keyword, fuzzy and pattern signals of one listing, by rule."""
+    def signals(self, listing: Listing, docs: list[tuple[str, Doc]] | None = None,
+                extra: list | None = None) -> ListingSignals:
+        """Keyword, fuzzy and pattern signals of one listing, by rule. The medical identifier's
+        term matches (field, match) are appended to `extra` when it is given."""
         if docs is None:
             docs = self.documents(listing)
         ls = ListingSignals(category=normal_path(listing.category or ""))
-        self._add_terms(ls, *self._term_matches(docs))
+        matches, fuzzy = self._term_matches(docs)
+        if extra is not None:
+            extra.extend(x for x in matches if x[1].ref.kind == "extra")
+        self._add_terms(ls, matches, fuzzy)
         families = {rule.split("/")[0] for rule, sigs in ls.by_rule.items() if self._needs_patterns(rule, sigs)}
         if families:
             for name, doc in docs:
@@ -154,7 +162,7 @@ class Scanner:
             return name, match
 
         exact = self.keywords.find(whole)
-        fuzzy = self.fuzzy.find(whole, [(m.start, m.end) for m in exact])
+        fuzzy = self.fuzzy.find(whole, [(m.start, m.end) for m in exact if m.ref.kind != "extra"])
         return ([x for m in exact if (x := locate(m))], [x for f in fuzzy if (x := locate(f))])
 
     def _add_ml(self, listing: Listing, signals: ListingSignals, probabilities) -> None:

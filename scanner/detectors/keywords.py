@@ -27,9 +27,9 @@ _JOINERS = re.compile(r"[\s\-]+")
 class TermRef:
     rule: str
     group: str          # term group name; "" for exception and unless phrases
-    kind: str           # term | exception | unless
+    kind: str           # term | exception | unless | extra (another detector's term, see KeywordIndex)
     term: str           # as written in the ruleset
-    boundary: str       # word | prefix | none
+    boundary: str       # word | prefix | none | edges (a boundary where the term's own end is a letter)
     weight: float
 
 
@@ -55,8 +55,14 @@ def term_variants(term: str) -> set[str]:
 
 
 class KeywordIndex:
-    def __init__(self, rulesets: Rulesets):
+    def __init__(self, rulesets: Rulesets, extra: dict[str, tuple] | None = None):
+        """`extra`: another detector's normalised terms and their payloads (the medical identifier's
+        device names and claims), found in the same pass as refs of kind "extra" with group = the
+        payload, so the listing's text is searched once."""
         entries: dict[str, list[TermRef]] = {}
+        for norm, payloads in (extra or {}).items():
+            for payload in payloads:
+                entries.setdefault(norm, []).append(TermRef("", payload, "extra", norm, "edges", 0.0))
 
         def add(terms: Terms, rule: str, group: str, kind: str, weight: float, substring: bool = False) -> None:
             for lang, term in terms.by_language():
@@ -89,7 +95,7 @@ class KeywordIndex:
         for skel, spellings in by_skeleton.items():
             # most candidates are short terms inside longer words ("cat" in "category"): when every
             # reading needs a word start, one look at the preceding character rules them out
-            word_start = all(ref.boundary != "none" for _, refs in spellings for ref in refs)
+            word_start = all(ref.boundary in ("word", "prefix") for _, refs in spellings for ref in refs)
             automaton.add_word(skel, (len(skel), tuple(spellings), word_start))
         automaton.make_automaton()
         return automaton
@@ -122,6 +128,9 @@ class KeywordIndex:
                 for ref in refs:
                     if ref.boundary == "none":
                         yield start, end, ref, leet
+                    elif ref.boundary == "edges":
+                        if not (_word_char(key[0]) and _word_char(before) or _word_char(key[-1]) and _word_char(after)):
+                            yield start, end, ref, leet
                     elif before.isalnum():
                         continue
                     elif ref.boundary == "prefix" or not after.isalnum():
@@ -143,3 +152,6 @@ class KeywordIndex:
                 matches.append(Match(ref, ostart, oend, doc.original[ostart:oend], leet or view is not doc))
         return matches
 
+
+def _word_char(c: str) -> bool:
+    return c.isalnum() and ord(c) < 0x2E80  # CJK and kana need no word boundary

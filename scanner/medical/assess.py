@@ -61,8 +61,10 @@ class MedicalAssessor:
         return self.identifier.identify(listing, docs)
 
     def assess(self, listing: Listing, certificates: Iterable[Certificate | dict] = (),
-               as_of: dt.date | None = None, docs: dict[str, Doc] | None = None) -> list[Hit]:
-        ident = self.identifier.identify(listing, docs)
+               as_of: dt.date | None = None, docs: dict[str, Doc] | None = None,
+               found: list | None = None) -> list[Hit]:
+        """`found`: the identifier's terms as the engine's keyword pass located them (see identify)."""
+        ident = self.identifier.identify(listing, docs, found)
         if not ident.is_device:
             return []
         as_of = as_of or dt.date.today()

@@ -152,8 +152,9 @@ class Identifier:
         for terms in config.drug_forms.values():
             for term in terms:
                 add(term, ("drug", None))
-        for norm, payloads in entries.items():
-            auto.add_word(norm, (norm, tuple(payloads)))
+        self.terms = {norm: tuple(payloads) for norm, payloads in entries.items()}
+        for norm, payloads in self.terms.items():
+            auto.add_word(norm, (norm, payloads))
         auto.make_automaton()
         self.automaton = auto
         self.categories = [(normalise_term(c.path), c.device_type) for c in config.categories]
@@ -208,16 +209,32 @@ class Identifier:
         return hit
 
     # -- identification ------------------------------------------------------------------
-    def identify(self, listing: Listing, docs: dict[str, Doc] | None = None) -> Identification:
+    def identify(self, listing: Listing, docs: dict[str, Doc] | None = None,
+                 found: list[tuple[str, int, int, str, str | None, bool]] | None = None) -> Identification:
+        """What device the listing is, if any. `found` are this identifier's `terms` already located
+        by the caller's keyword pass — (field, original start, end, kind, type id, obfuscated) —
+        so the listing's text need not be searched again; obfuscated spellings count in the title only."""
         ident = Identification()
         hits: dict[str, list[tuple[str, Doc, int, int, str, str | None]]] = {}
         unless: set[str] = set()
         title_doc = None
+        if found is not None:
+            docs = docs if docs is not None else {f: normalise(v, html=f == "description")
+                                                  for f, v in listing.text_fields()}
+            fields = {f for f, _ in listing.text_fields()}  # the category is judged by its path below
+            for fname, start, end, kind, type_id, obfuscated in found:
+                if obfuscated and fname != "title" or fname not in fields:
+                    continue
+                if kind == "unless":
+                    unless.add(type_id)
+                else:
+                    original = docs[fname].original
+                    hits.setdefault(kind, []).append((fname, Doc(original, original), start, end, kind, type_id))
         for fname, value in listing.text_fields():
             doc = (docs or {}).get(fname) or normalise(value, html=(fname == "description"))
-            views = [doc] + (variants(doc) if fname == "title" else [])
             if fname == "title":
                 title_doc = doc
+            views = [] if found is not None else [doc] + (variants(doc) if fname == "title" else [])
             seen = set()
             for view in views:
                 for start, end, kind, type_id in self.scan(view.text):
