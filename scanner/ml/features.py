@@ -6,9 +6,15 @@ l2-normalised). `BatchHasher.transform` produces the same sparse matrix — test
 against the reference — but instead of one Python call per n-gram it hashes every
 n-gram of a batch with a vectorised MurmurHash3 (x86, 32 bit, seed 0: the hash
 scikit-learn uses) over the UTF-8 bytes of the batch.
+
+The batch is one array of code points: every cleaned document followed by a NUL, so that
+no token runs from one document into the next and a char n-gram that crosses a NUL is
+simply discarded. Char n-grams are hashed at every byte position with fixed-length block
+steps; only the few n-grams that hold a multi-byte character are hashed by length.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -16,13 +22,13 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.pipeline import FeatureUnion
-
-_WS_RUN = re.compile(r"\s\s+")  # what HashingVectorizer collapses before char n-grams
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # HashingVectorizer's default token pattern
+from sklearn.utils import murmurhash3_32
 
 _C1, _C2 = np.uint32(0xCC9E2D51), np.uint32(0x1B873593)
 _TAIL_MASK = np.array([0, 0xFF, 0xFFFF, 0xFFFFFF], dtype=np.uint32)
-_ASCII_WORD = np.array([chr(i).isalnum() or chr(i) == "_" for i in range(128)])
+_SPACE, _WORD = 1, 2  # character flags: str.isspace() (what \s matches), \w (isalnum() or "_")
+_PAD = 32  # zero bytes after a buffer: room for the last n-gram's blocks
+_FEW = 16  # ranges still unfinished after this many remain are hashed one by one
 
 
 @dataclass(frozen=True)
@@ -61,14 +67,59 @@ def _has_surrogate(text: str) -> bool:
         return True
 
 
-def _rotl(x: np.ndarray, r: int) -> np.ndarray:
-    return (x << np.uint32(r)) | (x >> np.uint32(32 - r))
+def _flag(ch: str) -> int:
+    return (_SPACE if ch.isspace() else 0) | (_WORD if ch.isalnum() or ch == "_" else 0)
 
 
-def _mix_k(k: np.ndarray) -> np.ndarray:
-    k = k * _C1
-    k = _rotl(k, 15)
-    return k * _C2
+@functools.cache
+def _bmp_flags() -> np.ndarray:
+    """_flag of every code point below 0x10000 (built once, ~30 ms)."""
+    return np.array([_flag(chr(c)) for c in range(0x10000)], dtype=np.uint8)
+
+
+def _char_flags(cp: np.ndarray) -> np.ndarray:
+    table = _bmp_flags()
+    if cp.dtype == np.uint8 or cp.max() < 0x10000:
+        return table.take(cp)
+    flags = table.take(np.minimum(cp, 0xFFFF))
+    astral = np.flatnonzero(cp > 0xFFFF)
+    uniq, inv = np.unique(cp[astral], return_inverse=True)
+    flags[astral] = np.array([_flag(chr(c)) for c in uniq.tolist()], dtype=np.uint8)[inv]
+    return flags
+
+
+# --- MurmurHash3_x86_32, seed 0, on uint32 arrays (in place where the name says so)
+
+def _rotl_(x: np.ndarray, r: int) -> np.ndarray:
+    high = x >> np.uint32(32 - r)
+    x <<= np.uint32(r)
+    x |= high
+    return x
+
+
+def _mix_k_(k: np.ndarray) -> np.ndarray:
+    k *= _C1
+    _rotl_(k, 15)
+    k *= _C2
+    return k
+
+
+def _mix_h_(h: np.ndarray) -> np.ndarray:
+    _rotl_(h, 13)
+    h *= np.uint32(5)
+    h += np.uint32(0xE6546B64)
+    return h
+
+
+def _fmix_(h: np.ndarray, length) -> np.ndarray:
+    """The finalisation; returns the signed view, as scikit-learn's murmurhash3_32."""
+    h ^= np.asarray(length).astype(np.uint32)
+    h ^= h >> np.uint32(16)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    return h.view(np.int32)
 
 
 def _words(buf: np.ndarray) -> np.ndarray:
@@ -86,85 +137,121 @@ def _words(buf: np.ndarray) -> np.ndarray:
     return out
 
 
-def murmur_ranges(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """MurmurHash3_x86_32 (seed 0) of buf[s:s+l] for every (s, l); buf must end with 4 zero bytes."""
-    words = _words(buf)
-    mixed = _mix_k(words)
+def murmur_ranges(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+                  words: np.ndarray | None = None) -> np.ndarray:
+    """MurmurHash3_x86_32 (seed 0) of buf[s:s+l] for every (s, l); buf must end with 4 zero bytes.
+
+    `words` is _words(buf) when the caller has it already."""
+    if len(starts) == 0:
+        return np.zeros(0, dtype=np.int32)
+    words = _words(buf) if words is None else words
+    lengths = np.asarray(lengths, dtype=np.int64)
     nblocks = lengths >> 2
-    presorted = bool(np.all(nblocks[:-1] >= nblocks[1:]))
-    order = None if presorted else np.argsort(-nblocks, kind="stable")
-    s, nb = (starts, nblocks) if presorted else (starts[order], nblocks[order])
-    h = np.zeros(len(s), dtype=np.uint32)
-    counts = np.bincount(nb, minlength=1)
-    active = len(s) - np.cumsum(counts)  # active[k] = how many have more than k blocks
-    for k in range(len(counts) - 1):
+    top = int(nblocks.max())
+    # most blocks first, so that the ranges still going at block k are a prefix; a stable sort
+    # of small unsigned keys is a radix sort
+    order = np.argsort((top - nblocks).astype(np.uint16 if top < 1 << 16 else np.int64), kind="stable")
+    pos = starts[order].astype(np.int64)
+    active = len(pos) - np.cumsum(np.bincount(nblocks, minlength=top + 1))  # active[k]: ranges with > k blocks
+    h = np.zeros(len(pos), dtype=np.uint32)
+    k = 0
+    while k < top and active[k] > _FEW:
         m = int(active[k])
-        hk = h[:m] ^ mixed[s[:m] + 4 * k]
-        hk = _rotl(hk, 13)
-        h[:m] = hk * np.uint32(5) + np.uint32(0xE6546B64)
-    if presorted:
-        h_out = h
-    else:
-        h_out = np.empty_like(h)
-        h_out[order] = h
-    tail = words[starts + 4 * nblocks] & _TAIL_MASK[lengths & 3]
-    h = h_out ^ _mix_k(tail)
-    return _fmix(h, lengths)
-
-
-def _index_sign(h: np.ndarray, n_features: int) -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's column (abs(h) % n, with abs(-2**31) taken as 0) and sign (h >= 0)."""
-    idx = (np.abs(h) & np.int32(n_features - 1)).astype(np.int64)
-    return idx, h >= 0
-
-
-def _is_word_char(cp: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(cp), dtype=bool)
-    ascii_ = cp < 128
-    out[ascii_] = _ASCII_WORD[cp[ascii_]]
-    if not ascii_.all():
-        other = ~ascii_
-        uniq, inv = np.unique(cp[other], return_inverse=True)
-        flags = np.array([chr(c).isalnum() for c in uniq.tolist()], dtype=bool)
-        out[other] = flags[inv]
+        hk = h[:m]
+        hk ^= _mix_k_(words.take(pos[:m]))
+        _mix_h_(hk)
+        pos[:m] += 4
+        k += 1
+    h_out = np.empty_like(h)
+    h_out[order] = h
+    tail = words.take(starts + 4 * nblocks) & _TAIL_MASK.take(lengths & 3)
+    h_out ^= _mix_k_(tail)
+    out = _fmix_(h_out, lengths)
+    if k < top:  # the few longest ranges (long unspaced runs): one call each
+        for i in order[:int(active[k])].tolist():
+            out[i] = murmurhash3_32(buf[starts[i]: starts[i] + lengths[i]].tobytes(), seed=0)
     return out
 
 
-def _ascii_ngram_hashes(buf: np.ndarray, n_pos: int, sizes: range) -> np.ndarray:
-    """MurmurHash3 of the n-gram at every byte position, for each size in `sizes` (concatenated
-    in that order), for single-byte text.
+def _fixed_hashes(words: np.ndarray, n_pos: int, sizes: range) -> dict[int, np.ndarray]:
+    """MurmurHash3 of the `n` bytes at every position below n_pos, for every n in sizes.
 
     All n-grams of one size share their block layout, so each step runs on whole shifted
     slices, and the state after k blocks is shared between sizes."""
-    words = _words(buf)
-    mixed = _mix_k(words)
-    after = {0: np.zeros(n_pos, dtype=np.uint32)}
-    out = []
-    for n in sizes:
+    mixed = _mix_k_(words.copy())
+    after: dict[int, np.ndarray] = {}
+    out = {}
+    for n in sorted(sizes, reverse=True):
         nb = n >> 2
         for k in range(1, nb + 1):
             if k not in after:
-                h = after[k - 1] ^ mixed[4 * (k - 1): 4 * (k - 1) + n_pos]
-                h = _rotl(h, 13)
-                h *= np.uint32(5)
-                h += np.uint32(0xE6546B64)
-                after[k] = h
-        h = after[nb].copy()
+                step = mixed[4 * (k - 1): 4 * (k - 1) + n_pos]
+                after[k] = _mix_h_(step.copy() if k == 1 else after[k - 1] ^ step)
         if n & 3:
-            h ^= _mix_k(words[4 * nb: 4 * nb + n_pos] & _TAIL_MASK[n & 3])
-        out.append(h)
-    return _fmix(np.concatenate(out), np.repeat(np.array(sizes, dtype=np.uint32), n_pos))
+            h = _mix_k_(words[4 * nb: 4 * nb + n_pos] & _TAIL_MASK[n & 3])
+            if nb:
+                h ^= after[nb]
+        else:
+            h = after[nb].copy()
+        out[n] = _fmix_(h, n)
+    return out
 
 
-def _fmix(h: np.ndarray, length) -> np.ndarray:
-    h ^= np.asarray(length).astype(np.uint32)
-    h ^= h >> np.uint32(16)
-    h *= np.uint32(0x85EBCA6B)
-    h ^= h >> np.uint32(13)
-    h *= np.uint32(0xC2B2AE35)
-    h ^= h >> np.uint32(16)
-    return h.view(np.int32)
+# --- the batch as one array
 
+@dataclass
+class _Joined:
+    """Cleaned, whitespace-collapsed documents, each followed by a NUL."""
+
+    cp: np.ndarray           # code points (uint8 when all ASCII)
+    flags: np.ndarray        # _SPACE | _WORD per code point
+    seps: np.ndarray         # position of each document's NUL
+    buf: np.ndarray          # UTF-8 bytes of cp, then _PAD zero bytes
+    boff: np.ndarray | None  # byte offset of every char and of the end; None when bytes are chars
+
+    def doc_starts(self) -> np.ndarray:
+        return np.concatenate(([0], self.seps[:-1] + 1))
+
+
+def _join(texts: list[str]) -> _Joined:
+    docs = [clean(t) for t in texts]
+    joined = "\0".join(docs) + "\0"
+    if joined.isascii():
+        cp = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+    else:
+        cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    seps = np.cumsum(np.fromiter(map(len, docs), dtype=np.int64, count=len(docs)) + 1) - 1
+    flags = _char_flags(cp)
+    cp, flags, seps = _collapse(cp, flags, seps)
+    if cp.dtype != np.uint8 and int(cp.max()) < 0x80:  # the only non-ASCII were collapsed spaces
+        cp = cp.astype(np.uint8)
+    if cp.dtype == np.uint8:
+        buf = np.zeros(len(cp) + _PAD, dtype=np.uint8)
+        buf[:len(cp)] = cp
+        return _Joined(cp, flags, seps, buf, None)
+    raw = cp.tobytes().decode("utf-32-le").encode("utf-8")
+    buf = np.zeros(len(raw) + _PAD, dtype=np.uint8)
+    buf[:len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+    boff = np.zeros(len(cp) + 1, dtype=np.int64)
+    np.cumsum(1 + (cp >= 0x80).astype(np.int64) + (cp >= 0x800) + (cp >= 0x10000), out=boff[1:])
+    return _Joined(cp, flags, seps, buf, boff)
+
+
+def _collapse(cp: np.ndarray, flags: np.ndarray, seps: np.ndarray):
+    """Every run of two or more whitespace characters becomes one space (as HashingVectorizer's
+    char analyzer does; tokens are the same either way)."""
+    space = (flags & _SPACE).view(bool)
+    before = np.flatnonzero(space[1:] & space[:-1])  # the character before a dropped one
+    if not len(before):
+        return cp, flags, seps
+    cp = cp.copy()
+    cp[before] = 0x20  # the run's first character; the others are dropped
+    keep = np.ones(len(cp), dtype=bool)
+    keep[before + 1] = False
+    return cp[keep], flags[keep], seps - np.searchsorted(before + 1, seps)
+
+
+# --- n-grams
 
 @dataclass
 class Batch:
@@ -179,6 +266,20 @@ class Batch:
     ends: np.ndarray | None = None
 
 
+@dataclass
+class _Part:
+    """Hashes of one kind of n-gram: row, start and end char of each; `discard` positions
+    (char n-grams across a NUL) are not n-grams."""
+
+    hashes: np.ndarray
+    rows: np.ndarray
+    word: bool
+    size: int
+    starts: np.ndarray | None = None
+    ends: np.ndarray | None = None
+    discard: np.ndarray | None = None
+
+
 class BatchHasher:
     def __init__(self, params: FeatureParams = FeatureParams()):
         for bits in (params.char_bits, params.word_bits):
@@ -187,119 +288,151 @@ class BatchHasher:
         self.p = params
         self.n_char = 1 << params.char_bits
         self.n_word = 1 << params.word_bits
+        self.shift = params.n_features.bit_length()  # n_features is a sum of two powers of two: cols < 2**shift
+
+    def _char_parts(self, j: _Joined, rows: np.ndarray) -> list[_Part]:
+        lo, hi = self.p.char_ngrams
+        n_chars = len(j.cp)
+        n_bytes = len(j.buf) - _PAD
+        words = _words(j.buf)
+        fixed = _fixed_hashes(words, n_bytes, range(lo, hi + 1))
+        parts = []
+        for n in range(hi, lo - 1, -1):
+            h = fixed[n]
+            if j.boff is not None:  # the hash at each char's first byte, unless the n chars are not n bytes
+                h = h.take(j.boff[:-1])
+                blen = j.boff[n:] - j.boff[:-n]
+                odd = np.flatnonzero(blen != n)
+                h[odd] = murmur_ranges(j.buf, j.boff[odd], blen[odd], words)
+            discard = (j.seps[:, None] - np.arange(n)).ravel()
+            parts.append(_Part(h[:n_chars], rows, False, n, discard=discard[discard >= 0]))
+        return parts
+
+    def _word_parts(self, j: _Joined) -> list[_Part]:
+        isw = (j.flags >> 1).view(bool)  # _WORD
+        edges = np.flatnonzero(isw[1:] != isw[:-1]) + 1
+        if isw[0]:
+            edges = np.concatenate(([0], edges))
+        starts, ends = edges[0::2], edges[1::2]  # the last char is a NUL: every run ends
+        keep = ends - starts >= 2  # the token pattern \b\w\w+\b
+        starts, ends = starts[keep], ends[keep]
+        if j.boff is None:
+            b_start, b_len = starts, ends - starts
+        else:
+            b_start = j.boff[starts]
+            b_len = j.boff[ends] - b_start
+        # tokens joined by one space in a new buffer, so that an n-gram of tokens is one range
+        step = b_len + 1
+        at = np.cumsum(step) - step
+        total = int(at[-1] + step[-1]) if len(at) else 0
+        src = np.repeat(b_start - at, step)
+        src += np.arange(total)
+        jbuf = np.zeros(total + _PAD, dtype=np.uint8)
+        jbuf[:total] = j.buf.take(src)
+        jbuf[at + b_len] = 0x20
+        t_doc = np.searchsorted(j.seps, starts)
+        lo, hi = self.p.word_ngrams
+        parts = []
+        jwords = None
+        for n in range(lo, hi + 1):
+            i = np.flatnonzero(t_doc[n - 1:] == t_doc[:len(t_doc) - n + 1])  # n tokens of one document
+            last = i + n - 1
+            jwords = _words(jbuf) if jwords is None else jwords
+            h = murmur_ranges(jbuf, at[i], at[last] + b_len[last] - at[i], jwords)
+            parts.append(_Part(h, t_doc[i], True, n, starts[i], ends[last]))
+        return parts
+
+    def _parts(self, texts: list[str]) -> tuple[_Joined, list[_Part]]:
+        j = _join(texts)
+        rows = np.repeat(np.arange(len(texts)), np.diff(j.seps, prepend=-1))
+        return j, self._char_parts(j, rows) + self._word_parts(j)
 
     def ngrams(self, texts: list[str], spans: bool = False) -> Batch:
-        docs = [_WS_RUN.sub(" ", clean(t)) for t in texts]
-        lens = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
-        doc_start = np.concatenate(([0], np.cumsum(lens)))
-        joined = "".join(docs)
-        n_chars = len(joined)
-        lo, hi = self.p.char_ngrams
-        pad = b"\0" * (4 * (hi // 4) + 8)
-        is_ascii = joined.isascii()
-        if is_ascii:
-            raw = joined.encode("ascii")
-            cp = np.frombuffer(raw, dtype=np.uint8)
-            buf = np.frombuffer(raw + pad, dtype=np.uint8)
-            boff = None
-            hashes = _ascii_ngram_hashes(buf, n_chars, range(hi, lo - 1, -1))
-        else:
-            cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-            buf = np.frombuffer(joined.encode("utf-8") + pad, dtype=np.uint8)
-            blen = 1 + (cp >= 0x80).astype(np.int64) + (cp >= 0x800) + (cp >= 0x10000)
-            boff = np.concatenate(([0], np.cumsum(blen)))
-        doc_of_char = np.repeat(np.arange(len(docs)), lens)
-        pos = np.arange(n_chars, dtype=np.int64)
-        doc_end = doc_start[1:][doc_of_char]
-
-        # char n-grams: every start whose n-gram stays inside its document, longest first
-        # (so that they come sorted by MurmurHash block count)
-        sizes = range(hi, lo - 1, -1)
-        ok = np.concatenate([pos + n <= doc_end for n in sizes])
-        c_rows = np.tile(doc_of_char, len(sizes))[ok]
-        c_start = np.tile(pos, len(sizes))[ok]
-        c_end = c_start + np.repeat(np.array(sizes), n_chars)[ok]
-        if is_ascii:
-            c_hash = hashes[ok]
-        else:
-            c_hash = murmur_ranges(buf, boff[c_start], boff[c_end] - boff[c_start])
-        c_cols, c_pos = _index_sign(c_hash, self.n_char)
-
-        if boff is None:
-            boff = np.arange(n_chars + 1, dtype=np.int64)
-        w_rows, w_hash, w_start, w_end = self._word_ngrams(cp, buf, boff, doc_of_char, doc_start)
-        w_cols, w_pos = _index_sign(w_hash, self.n_word)
-        batch = Batch(
-            rows=np.concatenate((c_rows, w_rows)),
-            cols=np.concatenate((c_cols, w_cols + self.n_char)),
-            positive=np.concatenate((c_pos, w_pos)),
-        )
+        j, parts = self._parts(texts)
+        doc_start = j.doc_starts()
+        rows, cols, positive, starts, ends = [], [], [], [], []
+        for part in parts:
+            h, r = part.hashes, part.rows
+            if part.word:
+                s, e = part.starts, part.ends
+            else:
+                ok = np.ones(len(h), dtype=bool)
+                ok[part.discard[part.discard < len(h)]] = False
+                h, r = h[ok], r[ok]
+                s = np.flatnonzero(ok)
+                e = s + part.size
+            n_cols = self.n_word if part.word else self.n_char
+            rows.append(r)
+            cols.append((np.abs(h) & np.int32(n_cols - 1)).astype(np.int64) + (self.n_char if part.word else 0))
+            positive.append(h >= 0)
+            starts.append(s - doc_start[r])
+            ends.append(e - doc_start[r])
+        batch = Batch(np.concatenate(rows), np.concatenate(cols), np.concatenate(positive))
         if spans:
-            batch.starts = np.concatenate((c_start, w_start)) - doc_start[batch.rows]
-            batch.ends = np.concatenate((c_end, w_end)) - doc_start[batch.rows]
+            batch.starts, batch.ends = np.concatenate(starts), np.concatenate(ends)
         return batch
 
-    def _word_ngrams(self, cp, buf, boff, doc_of_char, doc_start):
-        isw = _is_word_char(cp)
-        first = np.zeros(len(cp), dtype=bool)
-        first[doc_start[:-1][doc_start[:-1] < len(cp)]] = True
-        prev = np.concatenate(([False], isw[:-1])) & ~first
-        nxt_first = np.concatenate((first[1:], [True]))
-        nxt = np.concatenate((isw[1:], [False])) & ~nxt_first
-        t_start = np.flatnonzero(isw & ~prev)
-        t_end = np.flatnonzero(isw & ~nxt) + 1
-        keep = t_end - t_start >= 2
-        t_start, t_end = t_start[keep], t_end[keep]
-        t_doc = doc_of_char[t_start] if len(t_start) else np.zeros(0, np.int64)
-        # tokens joined by one space in a new buffer, so that a bigram is a contiguous range
-        b_start, b_len = boff[t_start], boff[t_end] - boff[t_start]
-        new_start = np.concatenate(([0], np.cumsum(b_len + 1)[:-1])) if len(b_len) else b_len
-        total = int(b_len.sum() + len(b_len))
-        src = np.arange(total, dtype=np.int64) + np.repeat(b_start - new_start, b_len + 1)
-        jbuf = np.empty(total + 4, dtype=np.uint8)
-        jbuf[:total] = buf[np.minimum(src, len(buf) - 1)]
-        jbuf[new_start + b_len] = 0x20
-        jbuf[total:] = 0
-        first_tok, last_tok = [], []
-        lo, hi = self.p.word_ngrams
-        for n in range(lo, hi + 1):
-            if len(t_doc) < n:
-                continue
-            i = np.flatnonzero(t_doc[n - 1:] == t_doc[: len(t_doc) - n + 1])  # n tokens of one document
-            first_tok.append(i)
-            last_tok.append(i + n - 1)
-        if not first_tok:
-            e = np.zeros(0, np.int64)
-            return e, np.zeros(0, np.int32), e, e
-        i, j = np.concatenate(first_tok), np.concatenate(last_tok)
-        hashes = murmur_ranges(jbuf, new_start[i], new_start[j] + b_len[j] - new_start[i])
-        return t_doc[i], hashes, t_start[i], t_end[j]
+    def _keys(self, texts: list[str]) -> np.ndarray:
+        """One sortable key per n-gram: row, then column, then sign (1 = positive); n-grams that
+        are not (across a NUL) get row len(texts), after every real row."""
+        n = len(texts)
+        dtype = np.int32 if ((n + 1) << (self.shift + 1)) < 2**31 else np.int64
+        j, parts = self._parts(texts)
+        key = np.empty(sum(len(p.hashes) for p in parts), dtype=dtype)
+        at = 0
+        shifted = {}
+        for part in parts:
+            h = part.hashes if dtype == np.int32 else part.hashes.astype(np.int64)
+            k = key[at: at + len(h)]
+            at += len(h)
+            np.abs(h, out=k)
+            k &= (self.n_word if part.word else self.n_char) - 1
+            if part.word:
+                k += self.n_char
+            k <<= 1
+            k += 1
+            k += h >> 31  # -1 for a negative hash
+            if id(part.rows) not in shifted:
+                shifted[id(part.rows)] = part.rows.astype(dtype) << (self.shift + 1)
+            k |= shifted[id(part.rows)]
+            if part.discard is not None:
+                k[part.discard[part.discard < len(k)]] = n << (self.shift + 1)
+        return key
+
+    def _counts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(counts, cols, bounds, norms): the signed count of every distinct (row, col), sorted,
+        and per slot (row r's char block is slot 2r, its word block 2r+1) where it starts in
+        the cells (bounds, 2 n + 1 values) and its l2 norm (1 when empty)."""
+        n = len(texts)
+        key = self._keys(texts)
+        key.sort()
+        first = np.flatnonzero(key[1:] != key[:-1]) + 1
+        first = np.concatenate(([0], first)) if len(key) else first
+        size = np.diff(first, append=len(key))
+        group = key[first]
+        cell = group >> 1
+        counts = (size * ((group & 1) * 2 - 1)).astype(np.float64)
+        both = np.flatnonzero(cell[1:] == cell[:-1])
+        if len(both):  # distinct n-grams of one column with both signs
+            counts[both] += counts[both + 1]
+            keep = np.ones(len(cell), dtype=bool)
+            keep[both + 1] = False
+            cell, counts = cell[keep], counts[keep]
+        slot_keys = (np.arange(n + 1, dtype=cell.dtype)[:, None] << self.shift) + np.array([0, self.n_char], cell.dtype)
+        bounds = np.searchsorted(cell, slot_keys.ravel()[:-1])
+        end = bounds[-1]
+        cols = cell[:end] & ((1 << self.shift) - 1)
+        counts = counts[:end]
+        sq = np.zeros(end + 1)
+        np.cumsum(counts * counts, out=sq[1:])
+        norms = np.sqrt(sq[bounds[1:]] - sq[bounds[:-1]])
+        norms[norms == 0] = 1.0
+        return counts, cols, bounds, norms
 
     def cells(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(cols, data, indptr) of the normalised feature matrix in CSR layout (rows in order)."""
-        b = self.ngrams(texts)
-        n, nf = len(texts), self.p.n_features
-        shift = nf.bit_length()  # nf is a sum of two powers of two: cols < 2**shift
-        dtype = np.int32 if (n << (shift + 1)) < 2**31 else np.int64
-        # one sort of (row, col, sign) keys groups repeated n-grams; rows come out in order
-        key = (b.rows.astype(dtype) << (shift + 1)) | (b.cols.astype(dtype) << 1) | b.positive
-        key.sort()
-        cell = key >> 1
-        new = np.empty(len(key), dtype=bool)
-        new[:1] = True
-        np.not_equal(cell[1:], cell[:-1], out=new[1:])
-        first = np.flatnonzero(new)
-        running = np.concatenate(([0], np.cumsum((key & 1) * 2 - 1)))
-        data = np.diff(running[np.append(first, len(key))]).astype(np.float64)
-        cell = cell[first]
-        rows, cols = cell >> shift, cell & ((1 << shift) - 1)
-        indptr = np.searchsorted(rows, np.arange(n + 1))
-        # l2-normalise the char block and the word block of every row separately
-        slot = rows * 2 + (cols >= self.n_char)
-        norm = np.sqrt(np.bincount(slot, weights=data * data, minlength=2 * n))
-        norm[norm == 0] = 1.0
-        data /= norm[slot]
-        return cols, data, indptr
+        counts, cols, bounds, norms = self._counts(texts)
+        return cols, counts / np.repeat(norms, np.diff(bounds)), bounds[0::2]
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         """The same matrix as reference_features(params).transform(texts)."""
@@ -307,11 +440,10 @@ class BatchHasher:
         return sp.csr_matrix((data, cols, indptr), shape=(len(texts), self.p.n_features))
 
     def dot(self, texts: list[str], weights: np.ndarray) -> np.ndarray:
-        """transform(texts) @ weights, without building the sparse matrix."""
-        cols, data, indptr = self.cells(texts)
-        out = np.zeros((len(texts), weights.shape[1]))
-        if len(cols):
-            part = weights[cols] * data[:, None]
-            nonempty = indptr[:-1] < indptr[1:]
-            out[nonempty] = np.add.reduceat(part, indptr[:-1][nonempty], axis=0)
-        return out
+        """transform(texts) @ weights, without normalising every cell: each slot's (row and
+        block's) product with the raw counts is divided by the slot's norm."""
+        n = len(texts)
+        counts, cols, bounds, norms = self._counts(texts)
+        raw = sp.csr_matrix((counts, cols, bounds), shape=(2 * n, self.p.n_features)) @ weights
+        raw /= norms[:, None]
+        return raw.reshape(n, 2, -1).sum(axis=1)
