@@ -45,7 +45,7 @@ _SEPARATOR = re.compile(r"[\s.\-_*·•,/|+~'\"]")
 # rules out split letters far faster than _SPACED itself (most text has none).
 _CLASSES = bytes(ord("a") if chr(c).isalnum() else ord("-") if chr(c) in " \t\n\r\f\v.-_*,/|+~'\"" else ord("x")
                  for c in range(128)) + b"x" * 128
-_SPACED_CLASSES = re.compile(rb"(?<!a)(?:a-{1,3}){3,}a(?!a)")  # _SPACED in those classes
+_SPACED_SINGLES = re.compile(rb"a-{1,3}a-{1,3}a-{1,3}a")  # _SPACED, once words are "b"s and letters "a"
 _LATIN_GREEK_CYRILLIC = 0x0530  # below this, combining accents are stripped from base letters
 _BLOCK_TAGS = frozenset(["address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"])
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
@@ -342,20 +342,21 @@ def _leet(doc: Doc) -> list[Doc]:
     return out
 
 
-def may_have_split_letters(text: str) -> bool:
+def has_split_letters(text: str) -> bool:
     """Whether `text` holds letters split by separators (_SPACED), checked on ASCII text as
     a bytes search over character classes, several times faster than _SPACED itself."""
     if not text.isascii():
         return _SPACED.search(text) is not None
     classes = text.encode("ascii").translate(_CLASSES)
-    return (b"-a-" in classes or b"xa-" in classes or classes.startswith(b"a-")) and \
-        _SPACED_CLASSES.search(classes) is not None
+    # longer words become "b"s, so every "a" left is a single letter between non-letters
+    singles = classes.replace(b"aa", b"bb").replace(b"ba", b"bb")
+    return _SPACED_SINGLES.search(singles) is not None
 
 
 def joined_view(doc: Doc) -> Doc | None:
     """The view of `doc` with letters split by spaces or punctuation joined up, or None."""
     text = doc.text
-    if not may_have_split_letters(text):
+    if not has_split_letters(text):
         return None
     keep: list[int] = []
     pos = 0

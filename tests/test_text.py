@@ -106,8 +106,8 @@ _spacing = st.text(alphabet="ab1 .-_*,/|+~'\"x(é·", max_size=16)
 @settings(max_examples=500, deadline=None)
 @given(_spacing)
 def test_split_letter_precheck_agrees_with_the_pattern(value):
-    from scanner.text import _SPACED, may_have_split_letters
-    assert may_have_split_letters(value) == (_SPACED.search(value) is not None)
+    from scanner.text import _SPACED, has_split_letters
+    assert has_split_letters(value) == (_SPACED.search(value) is not None)
 
 
 def test_skeleton_keeps_length_and_folds_leetspeak():

@@ -95,7 +95,8 @@ class KeywordIndex:
         for skel, spellings in by_skeleton.items():
             # most candidates are short terms inside longer words ("cat" in "category"): when every
             # reading needs a word start, one look at the preceding character rules them out
-            word_start = all(ref.boundary in ("word", "prefix") for _, refs in spellings for ref in refs)
+            word_start = all(ref.boundary in ("word", "prefix") or ref.boundary == "edges" and _word_char(key[0])
+                             for key, refs in spellings for ref in refs)
             automaton.add_word(skel, (len(skel), tuple(spellings), word_start))
         automaton.make_automaton()
         return automaton

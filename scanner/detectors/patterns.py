@@ -36,22 +36,24 @@ def _number(text: str) -> float | None:
 class PatternIndex:
     def __init__(self, rulesets: Rulesets):
         self.nlp = spacy.blank("en")
-        self.matcher = Matcher(self.nlp.vocab)
+        # one Matcher per family: a listing pays only for the patterns its families read
+        self.matchers: dict[str, Matcher] = {}
         self.definitions: dict[str, PatternDefinition] = {}
         self.family_of: dict[str, str] = {}
         for family in rulesets.families.values():
             for name, d in family.pattern_definitions.items():
                 self.definitions[name] = d
                 self.family_of[name] = family.family
+                matcher = self.matchers.setdefault(family.family, Matcher(self.nlp.vocab))
                 units = [normalise_term(u) for u in d.units]
                 if d.kind in ("quantity", "count"):
                     fused = "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True))
-                    self.matcher.add(name, [
+                    matcher.add(name, [
                         [{"LIKE_NUM": True}, {"LOWER": {"IN": units}}],
                         [{"LOWER": {"REGEX": rf"^{_NUMBER}(?:{fused})$"}}],
                     ])
                 else:
-                    self.matcher.add(name, [
+                    matcher.add(name, [
                         [{"LOWER": {"REGEX": r"^\d{1,3}%?(?:[a-z]{2})?/\d{1,3}%?(?:[a-z]{2})?$"}}],
                         [{"LIKE_NUM": True}, {"ORTH": "%"}],
                     ])
@@ -92,14 +94,14 @@ class PatternIndex:
 
     def find(self, doc: Doc, families: set[str], field_key: str | None = None) -> list[PatternMatch]:
         """Quantities in `doc` for patterns of the given families; `field_key` is the attribute name."""
-        if not doc.text or not any(f in families for f in self.family_of.values()):
+        matchers = [m for f, m in self.matchers.items() if f in families]
+        if not doc.text or not matchers:
             return []
         sdoc = self.nlp.make_doc(doc.text)
         out: list[PatternMatch] = []
-        for match_id, s, e in self.matcher(sdoc):
+        found = sorted({match for matcher in matchers for match in matcher(sdoc)}, key=lambda m: (m[1], m[2], m[0]))
+        for match_id, s, e in found:
             name = self.nlp.vocab.strings[match_id]
-            if self.family_of[name] not in families:
-                continue
             d = self.definitions[name]
             context = self._nearest(sdoc, s, e, d.window, name)
             if context == "exclude":
