@@ -406,12 +406,13 @@ class BatchHasher:
         n = len(texts)
         key = self._keys(texts)
         key.sort()
-        first = np.flatnonzero(key[1:] != key[:-1]) + 1
-        first = np.concatenate(([0], first)) if len(key) else first
-        size = np.diff(first, append=len(key))
+        new = np.empty(len(key), dtype=bool)
+        new[:1] = True
+        np.not_equal(key[1:], key[:-1], out=new[1:])
+        first = np.flatnonzero(new)
         group = key[first]
         cell = group >> 1
-        counts = (size * ((group & 1) * 2 - 1)).astype(np.float64)
+        counts = np.diff(first, append=len(key)) * ((group & 1) * 2 - 1).astype(np.float64)
         both = np.flatnonzero(cell[1:] == cell[:-1])
         if len(both):  # distinct n-grams of one column with both signs
             counts[both] += counts[both + 1]
@@ -423,10 +424,10 @@ class BatchHasher:
         end = bounds[-1]
         cols = cell[:end] & ((1 << self.shift) - 1)
         counts = counts[:end]
-        sq = np.zeros(end + 1)
-        np.cumsum(counts * counts, out=sq[1:])
-        norms = np.sqrt(sq[bounds[1:]] - sq[bounds[:-1]])
-        norms[norms == 0] = 1.0
+        filled = np.flatnonzero(bounds[1:] > bounds[:-1])
+        norms = np.ones(2 * n)
+        if len(filled):
+            norms[filled] = np.sqrt(np.add.reduceat(counts * counts, bounds[filled]))
         return counts, cols, bounds, norms
 
     def cells(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
