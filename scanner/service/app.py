@@ -21,8 +21,10 @@ from scanner import limits as contract_limits
 from scanner.listing import RecordError
 from scanner.service import metrics, schemas
 from scanner.service.apikeys import ApiKey
+from scanner.service.batcher import ScanBatcher
 from scanner.service.limits import BodyLimit, BodyTooLarge, error_body
 from scanner.service.ratelimit import retry_after
+from scanner.service.recorder import QueueFull
 from scanner.service.runtime import Conflict, Runtime, ScanFailed
 from scanner.service.settings import Settings
 
@@ -124,17 +126,30 @@ def _as_of(value: str | None) -> dt.date:
         raise ApiError(422, "invalid_field", f"not a date (YYYY-MM-DD): {value[:20]!r}", "as_of") from None
 
 
+def _queue_full() -> ApiError:
+    return ApiError(503, "store_busy", "too many verdicts are waiting to be recorded; retry later",
+                    headers={"Retry-After": "1"})
+
+
 async def _recorded(rt: Runtime, scanned) -> None:
-    fut = rt.record(scanned)
+    try:
+        fut = rt.record(scanned)
+    except QueueFull:
+        raise _queue_full() from None
     if fut is not None and rt.settings.record == "wait":
-        t0 = time.perf_counter()
-        try:
-            await asyncio.wrap_future(fut)
-        except Exception as exc:  # noqa: BLE001 - any database failure: the caller retries
-            log.error("recording verdicts failed: %s", exc)
-            raise ApiError(503, "store_unavailable", "the verdict could not be recorded; retry later") from None
-        finally:
-            metrics.STAGE_SECONDS.labels("record").observe(time.perf_counter() - t0)
+        await _committed(asyncio.wrap_future(fut))
+
+
+async def _committed(fut: asyncio.Future) -> None:
+    """Wait for the commit of a request's verdicts (record=wait)."""
+    t0 = time.perf_counter()
+    try:
+        await asyncio.shield(fut)        # shared by a batch: one request's cancellation must not cancel it
+    except Exception as exc:  # noqa: BLE001 - any database failure: the caller retries
+        log.error("recording verdicts failed: %s", exc)
+        raise ApiError(503, "store_unavailable", "the verdict could not be recorded; retry later") from None
+    finally:
+        metrics.STAGE_SECONDS.labels("record").observe(time.perf_counter() - t0)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -143,6 +158,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         rt = runtime or Runtime(settings)    # built once: rulesets, automata, models, store
+        app.state.batcher = ScanBatcher(rt.scan_batch, rt.executor, settings.scan_batch, settings.batch_wait)
         app.state.runtime = rt
         try:
             yield
@@ -197,14 +213,17 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                          **schemas.errors(400, 401, 403, 413, 422, 429, 503)})
     async def scan(request: Request, key: ApiKey = scan_key,
                    as_of: str | None = AS_OF):
-        rt = _runtime(request)
+        _runtime(request)
         data = await _json_body(request)
-        scanned = await _in_thread(rt, rt.scan_records, [data], _as_of(as_of))
-        one = scanned[0]
+        try:
+            one, committed = await request.app.state.batcher.submit((data, _as_of(as_of)))
+        except QueueFull:
+            raise _queue_full() from None
         if one.error is not None:
             e = _record_error(one.error)
             raise ApiError(e["status"], e["error"], e["message"], e["field"], e["record"])
-        await _recorded(rt, scanned)
+        if committed is not None:
+            await _committed(committed)
         return Response(orjson.dumps(one.verdict), media_type="application/json")
 
     @app.post("/v1/scan/batch", tags=["scan"], summary="Scan up to a batch of listings",

@@ -31,6 +31,11 @@ FINDINGS = Counter("scanner_findings", "Findings in pre-publish verdicts by rule
 STAGE_SECONDS = Histogram("scanner_stage_seconds", "Time spent per stage of a request", ["stage"],
                           buckets=MS_BUCKETS)
 ITEM_ERRORS = Counter("scanner_item_errors", "Listings refused as bad input, by field", ["field"])
+RECORD_FAILURES = Counter("scanner_record_failures", "Failed commits of pre-publish verdicts (each retried "
+                          "in background mode)")
+RECORD_REFUSED = Counter("scanner_record_refused", "Scans answered 503 because the verdict queue was full")
+BATCH_SIZE = Histogram("scanner_scan_batch_size", "Listings per micro-batch of POST /v1/scan",
+                       buckets=(1, 2, 4, 8, 16, 32, 64, 128))
 INFO = Gauge("scanner_info", "Loaded ruleset and model versions", ["ruleset_version", "model_version"],
              multiprocess_mode="max")
 

@@ -1,8 +1,14 @@
 """Recording pre-publish verdicts in the store with group commit: one writer thread takes every
 verdict waiting in the queue and records them in one transaction (history, flags, ledger — the same
-`record_items` as the sweep), so many concurrent requests share one commit."""
+`record_items` as the sweep), so many concurrent requests share one commit.
+
+The queue is bounded (`max_pending` verdicts): `submit` raises QueueFull rather than let memory
+grow while the database is slow or down. With `retry=True` (background recording: the caller has
+already answered) a failed commit is retried until it succeeds or the recorder is closed, so a
+verdict that was accepted is not dropped; `close` commits everything queued before it returns."""
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -12,29 +18,55 @@ from scanner.service import metrics
 from scanner.store import Store
 from scanner.store.record import Item
 
+log = logging.getLogger("scanner.service")
 MAX_BATCH = 500
+RETRY_SECONDS = (0.05, 2.0)   # first and longest wait between attempts of a failed commit
 _STOP = object()
 
 
+class QueueFull(Exception):
+    """More verdicts are waiting to be committed than the recorder holds."""
+
+
 class Recorder:
-    def __init__(self, store: Store, max_batch: int = MAX_BATCH):
+    def __init__(self, store: Store, max_pending: int = 10_000, retry: bool = False, max_batch: int = MAX_BATCH):
         self.store = store
-        self.max_batch = max_batch
+        self.max_pending, self.retry, self.max_batch = max_pending, retry, max_batch
+        self.failures = 0
+        self._pending = 0                      # verdicts submitted and not yet committed
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="verdict-recorder", daemon=True)
         self._thread.start()
-        self.failures = 0
+
+    @property
+    def pending(self) -> int:
+        return self._pending
 
     def submit(self, items: list[Item]) -> Future:
-        """Queue verdicts; the future resolves once they are committed (or fails with the error)."""
+        """Queue verdicts; the future resolves once they are committed (or fails with the error).
+        Raises QueueFull, queueing nothing, when they do not fit."""
+        with self._lock:
+            if self._closing.is_set():
+                raise QueueFull("the recorder is closed")
+            if self._pending + len(items) > self.max_pending:
+                raise QueueFull(f"{self._pending} verdicts are waiting to be recorded")
+            self._pending += len(items)
         fut: Future = Future()
         self._queue.put((items, fut))
         return fut
 
-    def close(self, timeout: float | None = 30.0) -> None:
-        """Commit everything queued, then stop."""
+    def close(self, timeout: float | None = 60.0) -> bool:
+        """Commit everything queued, then stop. False if that did not finish within `timeout`."""
+        with self._lock:
+            self._closing.set()
         self._queue.put(_STOP)
         self._thread.join(timeout)
+        if self._thread.is_alive() or self._pending:
+            log.error("verdict recorder stopped with %d verdicts not recorded", self._pending)
+            return False
+        return True
 
     def _run(self) -> None:
         stopping = False
@@ -58,15 +90,32 @@ class Recorder:
 
     def _commit(self, batch: list[tuple[list[Item], Future]]) -> None:
         items = [it for its, _ in batch for it in its]
-        start = time.perf_counter()
-        try:
-            self.store.record_items(items)
-        except Exception as exc:  # noqa: BLE001 - the database is down or refused: every waiting request learns it
-            self.failures += 1
-            for _, fut in batch:
-                fut.set_exception(exc)
-            return
-        finally:
-            metrics.STAGE_SECONDS.labels("record_commit").observe(time.perf_counter() - start)
+        wait = RETRY_SECONDS[0]
+        while True:
+            start = time.perf_counter()
+            try:
+                self.store.record_items(items)
+                break
+            except Exception as exc:  # noqa: BLE001 - the database is down or refused
+                self.failures += 1
+                metrics.RECORD_FAILURES.inc()
+                if not self.retry or self._closing.is_set():
+                    self._settle(batch, len(items), exc)
+                    return
+                log.error("recording %d verdicts failed, retrying in %.2f s: %s", len(items), wait, exc)
+            finally:
+                metrics.STAGE_SECONDS.labels("record_commit").observe(time.perf_counter() - start)
+            time.sleep(wait)
+            wait = min(wait * 2, RETRY_SECONDS[1])
+        self._settle(batch, len(items))
+
+    def _settle(self, batch: list[tuple[list[Item], Future]], n: int, exc: Exception | None = None) -> None:
+        with self._lock:
+            self._pending -= n
+        if exc is not None and self.retry:
+            log.error("%d verdicts were not recorded (the recorder is closing): %s", n, exc)
         for _, fut in batch:
-            fut.set_result(len(items))
+            if exc is None:
+                fut.set_result(n)
+            else:
+                fut.set_exception(exc)

@@ -19,7 +19,7 @@ from scanner.listing import Certificate, Listing, RecordError, Verdict, parse_ce
 from scanner.service import apikeys, metrics
 from scanner.service.limits import FieldTooLong, check_fields
 from scanner.service.ratelimit import RateLimiter
-from scanner.service.recorder import Recorder
+from scanner.service.recorder import QueueFull, Recorder
 from scanner.service.settings import Settings
 from scanner.store import Store, apply_exceptions, keys
 from scanner.store.record import Item
@@ -97,7 +97,8 @@ class Runtime:
         self.versions = (self.scanner.ruleset_version, self.scanner.model_version)
         self.executor = ThreadPoolExecutor(settings.scan_threads, thread_name_prefix="scan")
         self.limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
-        self.recorder = Recorder(self.store) if settings.record != "off" else None
+        self.recorder = None if settings.record == "off" else Recorder(
+            self.store, settings.record_queue, retry=settings.record == "background")
         self._keys = TTLCache(settings.cache_seconds)
         self._certs = TTLCache(settings.cache_seconds)
         self._holders = TTLCache(settings.cache_seconds)
@@ -208,51 +209,92 @@ class Runtime:
         """Scan raw listing records: each gets a verdict (with the merchant's stored certificates and
         active rule exceptions applied) or the error that names its field. Runs in a worker thread."""
         t0 = time.perf_counter()
-        out: list[Scanned] = []
-        exceptions = self.active_exceptions(as_of)
-        for record in records:
+        out: list[Scanned | None] = [None] * len(records)
+        listings, where = [], []
+        for i, record in enumerate(records):
             try:
-                if isinstance(record, dict):
-                    try:
-                        check_fields(record, self.settings)
-                    except FieldTooLong as exc:
-                        raise RecordError(_record_name("listing", record, "listing_id"), exc.field,
-                                          exc.message) from None
-                listing = parse_listing(record)
+                listings.append(self._parse(record))
+                where.append(i)
             except RecordError as exc:
                 metrics.item_error(exc.field)
-                out.append(Scanned(error=exc))
-                continue
-            try:
-                out.append(self._scan_one(listing, as_of, exceptions))
-            except Exception:  # one listing's failure must not fail the others (blind on purpose)
-                log.exception("scanning listing %r failed", listing.listing_id[:200])
-                metrics.item_error("(scan)")
-                out.append(Scanned(error=ScanFailed(f"listing {listing.listing_id[:200]!r}", "(record)",
-                                                    "the scanner failed on this listing (logged)")))
+                out[i] = Scanned(error=exc)
+        for i, scanned in zip(where, self._scan_listings(listings, as_of), strict=True):
+            out[i] = scanned
         metrics.STAGE_SECONDS.labels("scan").observe(time.perf_counter() - t0)
         return out
 
-    def _scan_one(self, listing: Listing, as_of: dt.date, exceptions: dict) -> Scanned:
-        certs, cert_digest = self.certificates(listing.merchant_id)
-        verdict = self.scanner.scan(listing, certs, as_of)
+    def scan_batch(self, jobs: list[tuple[Any, dt.date]]) -> tuple[list[Scanned], Future | None]:
+        """The micro-batcher's call: scan (record, as_of) jobs together and queue their verdicts.
+        Returns the results and, when recording waits for the commit, the batch's commit future.
+        Raises QueueFull when the recorder cannot take the verdicts (nothing of the batch is queued)."""
+        metrics.BATCH_SIZE.observe(len(jobs))
+        out: list[Scanned | None] = [None] * len(jobs)
+        by_day: dict[dt.date, list[int]] = {}
+        for i, (_, day) in enumerate(jobs):
+            by_day.setdefault(day, []).append(i)
+        for day, idx in by_day.items():
+            for i, scanned in zip(idx, self.scan_records([jobs[i][0] for i in idx], day), strict=True):
+                out[i] = scanned
+        fut = self.record(out)
+        return out, fut if self.settings.record == "wait" else None
+
+    def _parse(self, record: Any) -> Listing:
+        if isinstance(record, dict):
+            try:
+                check_fields(record, self.settings)
+            except FieldTooLong as exc:
+                raise RecordError(_record_name("listing", record, "listing_id"), exc.field, exc.message) from None
+        return parse_listing(record)
+
+    def _scan_listings(self, listings: list[Listing], as_of: dt.date) -> list[Scanned]:
+        """One scan_many call for the batch (one classifier product); if it raises, each listing
+        alone, so that one listing's failure does not fail the others."""
+        if not listings:
+            return []
+        exceptions = self.active_exceptions(as_of)
+        held = {m: self.certificates(m) for m in {lst.merchant_id for lst in listings}}
+        certs = [c for cs, _ in held.values() for c in cs]
+        try:
+            verdicts = list(self.scanner.scan_many(listings, certs, as_of))
+        except Exception:  # noqa: BLE001 - found again below, listing by listing
+            return [self._scan_alone(lst, as_of, exceptions, held[lst.merchant_id]) for lst in listings]
+        return [self._finish(lst, v, exceptions, held[lst.merchant_id][1]) for lst, v in zip(listings, verdicts, strict=True)]
+
+    def _scan_alone(self, listing: Listing, as_of: dt.date, exceptions: dict,
+                    held: tuple[list[Certificate], str]) -> Scanned:
+        try:
+            return self._finish(listing, self.scanner.scan(listing, held[0], as_of), exceptions, held[1])
+        except Exception:  # one listing's failure must not fail the others (blind on purpose)
+            log.exception("scanning listing %r failed", listing.listing_id[:200])
+            metrics.item_error("(scan)")
+            return Scanned(error=ScanFailed(f"listing {listing.listing_id[:200]!r}", "(record)",
+                                            "the scanner failed on this listing (logged)"))
+
+    def _finish(self, listing: Listing, verdict: Verdict, exceptions: dict, cert_digest: str) -> Scanned:
+        """Apply the merchant's rule exceptions, count the verdict, and prepare its record."""
         excs = exceptions.get(listing.merchant_id, [])
         if excs:
             verdict = apply_exceptions(verdict, excs, listing.target_markets, self.groups)
         metrics.observe_verdict(verdict)
         item = None
         if self.recorder is not None:
-            fp = keys.listing_fingerprint(listing)
+            data = listing.model_dump()
+            fp = keys.listing_fingerprint(data)
             exc_digest = keys.set_digest(str(e.id) for e in excs)
             item = Item(listing.listing_id, listing.merchant_id, verdict, fp,
-                        keys.scan_key(fp, cert_digest, exc_digest, *self.versions), keys.pack_content(listing))
+                        keys.scan_key(fp, cert_digest, exc_digest, *self.versions), keys.pack_content(data))
         return Scanned(verdict=verdict, item=item)
 
     def record(self, scanned: list[Scanned]) -> Future | None:
-        items = [s.item for s in scanned if s.item is not None]
+        """Queue the verdicts for the store; raises QueueFull when they do not fit."""
+        items = [s.item for s in scanned if s is not None and s.item is not None]
         if not items or self.recorder is None:
             return None
-        fut = self.recorder.submit(items)
+        try:
+            fut = self.recorder.submit(items)
+        except QueueFull:
+            metrics.RECORD_REFUSED.inc(len(items))
+            raise
         if self.settings.record == "background":
             fut.add_done_callback(_log_failure)
         return fut

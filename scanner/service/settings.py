@@ -55,7 +55,10 @@ class Settings:
     rate_burst: int = 0                      # SCANNER_RATE_BURST: bucket size; 0 = one minute's worth
     cache_seconds: float = 5.0               # SCANNER_CACHE_SECONDS: keys, certificates, exceptions
     record: str = "wait"                     # SCANNER_RECORD: wait | background | off
-    scan_threads: int = 2                    # SCANNER_SCAN_THREADS
+    record_queue: int = 10_000               # SCANNER_RECORD_QUEUE: verdicts waiting for the store -> else 503
+    scan_threads: int = 2                    # SCANNER_SCAN_THREADS: scans and store calls off the event loop
+    scan_batch: int = 64                     # SCANNER_SCAN_BATCH: most single scans scanned together
+    batch_wait: float = 0.0                  # seconds (SCANNER_BATCH_WAIT_MS in ms): an idle scanner's wait for more
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -81,7 +84,10 @@ class Settings:
             rate_burst=env_int("SCANNER_RATE_BURST", cls.rate_burst),
             cache_seconds=_float("SCANNER_CACHE_SECONDS", cls.cache_seconds),
             record=record,
+            record_queue=env_int("SCANNER_RECORD_QUEUE", cls.record_queue, 1),
             scan_threads=env_int("SCANNER_SCAN_THREADS", cls.scan_threads, 1),
+            scan_batch=env_int("SCANNER_SCAN_BATCH", cls.scan_batch, 1),
+            batch_wait=_float("SCANNER_BATCH_WAIT_MS", cls.batch_wait * 1000) / 1000,
         )
 
     def describe(self) -> dict:
