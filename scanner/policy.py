@@ -8,6 +8,7 @@ everything else: outcome, grade, points, markets, effective date, reason.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ def _under(category: str, prefixes: list[str]) -> bool:
     return any(category == p or category.startswith(p + " >") for p in prefixes)
 
 
+@functools.lru_cache(maxsize=8192)  # category paths repeat across a catalogue and rules ask on every listing
 def normal_path(path: str) -> str:
     return " > ".join(part.strip() for part in path.casefold().split(">"))
 
@@ -174,12 +176,11 @@ def verdict(listing_id: str, target_markets: list[str] | None, ls: ListingSignal
     """The verdict for one listing. `excepted` names rules snoozed for this merchant: noted, not applied."""
     targets = _targets(rulesets.markets, target_markets)
     hits: dict[str, Hit] = {}
-    for family in rulesets.families.values():
-        for rule in family.rules:
-            if rule.id in ls.by_rule or rule.measurement or rule.category:
-                hit = rule_hit(rule, family, ls)
-                if hit is not None:
-                    hits[rule.id] = hit
+    for rule_id, rule in rulesets.rules.items():  # in family and file order
+        if rule_id in ls.by_rule or rule_id in rulesets.unconditional:
+            hit = rule_hit(rule, rulesets.family_of[rule_id], ls)
+            if hit is not None:
+                hits[rule_id] = hit
     for hit in ls.hits:
         hits.setdefault(hit.rule, hit)
     reviews = _ml_findings(ls, rulesets, hits)

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "rulesets"
 LANGUAGES = ("en", "zh", "es", "pt", "fr", "de", "ru", "ar", "ja", "ko", "tr", "vi", "th", "id", "it", "pl", "nl")
@@ -240,12 +248,17 @@ class Markets(_Strict):
     version: str
     groups: dict[str, list[str]]
 
+    _expanded: dict[tuple[str, ...], frozenset[str]] = PrivateAttr(default_factory=dict)
+
     def expand(self, markets) -> set[str]:
-        out: set[str] = set()
-        for m in markets:
-            m = m.upper()
-            out |= set(self.groups.get(m, [m]))
-        return out
+        """Market codes with groups ("EU") expanded; a new set the caller may change."""
+        key = tuple(markets)
+        found = self._expanded.get(key)
+        if found is None:
+            found = frozenset(c for m in key for c in self.groups.get(m.upper(), [m.upper()]))
+            if len(self._expanded) < 4096:  # target-market lists repeat; hostile input cannot grow it
+                self._expanded[key] = found
+        return set(found)
 
 
 class Rulesets:
@@ -258,6 +271,8 @@ class Rulesets:
         self.directory = directory
         self.rules: dict[str, Rule] = {r.id: r for f in families.values() for r in f.rules}
         self.family_of: dict[str, Family] = {r.id: f for f in families.values() for r in f.rules}
+        # rules the policy must look at even without a signal of their own
+        self.unconditional: set[str] = {r.id for r in self.rules.values() if r.measurement or r.category}
 
 
 def _describe(path: Path, data: dict, exc: ValidationError) -> str:

@@ -142,7 +142,33 @@ def _fold_uncached(char: str) -> str:
 
 _WORD = re.compile(r"[^\W_]+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
-_MIXED_WORD = re.compile(r"[^\W_]*[^\x00-\x7f][^\W_]*")
+
+
+@functools.cache
+def _lookalike_word() -> re.Pattern:
+    """A word for homoglyph folding: letters, digits and the look-alikes that are neither ("∣", "⍳")."""
+    symbols = "".join(sorted(c for c in _confusable_fold() if not c.isalnum()))
+    return re.compile(rf"(?:[^\W_]|[{re.escape(symbols)}])+")
+
+
+def _words_with_non_ascii(text: str):
+    """Matches of the words holding a non-ASCII character, found from the non-ASCII runs
+    outwards (one regex for such words would backtrack over every word of the text)."""
+    word = _lookalike_word()
+    symbols = _confusable_fold()
+    done = 0
+    for run in _NON_ASCII.finditer(text):
+        if run.end() <= done:
+            continue
+        a, b = max(run.start(), done), run.end()
+        while a > done and (text[a - 1].isalnum() or text[a - 1] in symbols):
+            a -= 1
+        while b < len(text) and (text[b].isalnum() or text[b] in symbols):
+            b += 1
+        for m in word.finditer(text, a, b):
+            if not m.group().isascii():
+                yield m
+        done = b
 
 
 def _fold_homoglyphs(text: str) -> str:
@@ -152,7 +178,7 @@ def _fold_homoglyphs(text: str) -> str:
         return text
     fold = _confusable_fold()
     out = None
-    for m in _MIXED_WORD.finditer(text):
+    for m in _words_with_non_ascii(text):
         word = m.group()
         foldable = [c for c in word if c in fold]
         if not foldable:
@@ -172,6 +198,13 @@ def _fold_pieces(pieces: list[tuple[str, int, int]]) -> tuple[str, list[tuple[in
     out: list[str] = []
     segments: list[tuple[int, int, int, bool]] = []
     n = 0  # normalised length so far
+    if all(piece.isascii() for piece, _, _ in pieces):  # most HTML descriptions: one lower() at the end
+        for piece, start, end in pieces:
+            if piece:
+                out.append(piece)
+                segments.append((n, start, end, end - start == len(piece)))
+                n += len(piece)
+        return "".join(out).lower().replace("_", " "), segments
 
     def emit(text: str, start: int, end: int, one_to_one: bool) -> None:
         nonlocal n
@@ -208,12 +241,35 @@ _HTML_TOKEN = re.compile(r"<!--.*?(?:-->|$)|<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>|
                          r"|&(#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[a-zA-Z][a-zA-Z0-9]{1,31};)", re.DOTALL)
 
 
+def _html_tokens(value: str):
+    """_HTML_TOKEN.finditer(value), tried only where a token can start ("<" or "&"): the regex
+    alone visits every character, which costs more than the rest of the HTML handling."""
+    pos, n = 0, len(value)
+    lt, amp = value.find("<"), value.find("&")
+    while True:
+        if lt != -1 and lt < pos:
+            lt = value.find("<", pos)
+        if amp != -1 and amp < pos:
+            amp = value.find("&", pos)
+        if lt == -1 and amp == -1:
+            return
+        i = lt if amp == -1 or (lt != -1 and lt < amp) else amp
+        m = _HTML_TOKEN.match(value, i)
+        if m is None:
+            pos = i + 1
+        else:
+            yield m
+            pos = m.end() if m.end() > i else i + 1
+        if pos > n:
+            return
+
+
 def _html_pieces(value: str) -> list[tuple[str, int, int]]:
     """HTML to (text, start, end) pieces with offsets into the original markup."""
     pieces: list[tuple[str, int, int]] = []
     pos = 0
     skip_until = None
-    for m in _HTML_TOKEN.finditer(value):
+    for m in _html_tokens(value):
         if skip_until is not None:
             if m.group(1) and m.group(2).lower() == skip_until:
                 skip_until = None

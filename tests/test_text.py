@@ -135,3 +135,25 @@ def test_fuzzy_words_are_the_letter_runs(value):
     from scanner.detectors.fuzzy import letter_words
     text = normalise(value).text
     assert letter_words(text) == re.findall(r"[a-z]+", text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="abcа日本 ,._é1ⅷ\u0301-∣×", max_size=24))
+def test_words_with_non_ascii_are_the_lookalike_words(value):
+    from scanner.text import _lookalike_word, _words_with_non_ascii
+    expected = [m.span() for m in _lookalike_word().finditer(value) if not m.group().isascii()]
+    assert [m.span() for m in _words_with_non_ascii(value)] == expected
+
+
+def test_homoglyphs_fold_across_lookalike_symbols():
+    assert normalise("v\u2223agra").text == "vlagra"   # "∣" is a look-alike of l
+    assert normalise("Нож-бабочка 定制logo").text == "нож-бабочка 定制logo"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["<p>", "</p>", "<", ">", "&", "&amp;", "&#233;", "&#x41", "<!--", "-->", "<!x>",
+                                 "<?y>", "<b class='a'>", "text", " ", "&lt", "<br/>", "<1>", "&;", "a<b"]),
+                max_size=12).map("".join))
+def test_html_tokens_are_the_regex_tokens(value):
+    from scanner.text import _HTML_TOKEN, _html_tokens
+    assert [m.span() for m in _html_tokens(value)] == [m.span() for m in _HTML_TOKEN.finditer(value)]
