@@ -15,7 +15,6 @@ steps; only the few n-grams that hold a multi-byte character are hashed by lengt
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,63 +137,64 @@ def _words(buf: np.ndarray) -> np.ndarray:
 
 
 def murmur_ranges(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
-                  words: np.ndarray | None = None) -> np.ndarray:
+                  words: np.ndarray | None = None, mixed: np.ndarray | None = None) -> np.ndarray:
     """MurmurHash3_x86_32 (seed 0) of buf[s:s+l] for every (s, l); buf must end with 4 zero bytes.
 
-    `words` is _words(buf) when the caller has it already."""
+    `words` is _words(buf) and `mixed` _mix_k_(words) when the caller has them already."""
     if len(starts) == 0:
         return np.zeros(0, dtype=np.int32)
     words = _words(buf) if words is None else words
+    mixed = _mix_k_(words.copy()) if mixed is None else mixed
+    starts = np.asarray(starts, dtype=np.int64)
     lengths = np.asarray(lengths, dtype=np.int64)
     nblocks = lengths >> 2
     top = int(nblocks.max())
-    # most blocks first, so that the ranges still going at block k are a prefix; a stable sort
-    # of small unsigned keys is a radix sort
-    order = np.argsort((top - nblocks).astype(np.uint16 if top < 1 << 16 else np.int64), kind="stable")
-    pos = starts[order].astype(np.int64)
-    active = len(pos) - np.cumsum(np.bincount(nblocks, minlength=top + 1))  # active[k]: ranges with > k blocks
-    h = np.zeros(len(pos), dtype=np.uint32)
+    active = len(starts) - np.cumsum(np.bincount(nblocks))  # active[k]: ranges with more than k blocks
+    h = np.zeros(len(starts), dtype=np.uint32)
     k = 0
-    while k < top and active[k] > _FEW:
-        m = int(active[k])
-        hk = h[:m]
-        hk ^= _mix_k_(words.take(pos[:m]))
-        _mix_h_(hk)
-        pos[:m] += 4
-        k += 1
-    h_out = np.empty_like(h)
-    h_out[order] = h
+    order = None
+    if active[0] > _FEW:
+        # most blocks first, so that the ranges still going at block k are a prefix; a stable
+        # sort of small unsigned keys is a radix sort
+        order = np.argsort((top - nblocks).astype(np.uint16 if top < 1 << 16 else np.int64), kind="stable")
+        pos = starts[order]
+        hs = np.zeros(len(pos), dtype=np.uint32)
+        while k < top and active[k] > _FEW:
+            m = int(active[k])
+            hk = hs[:m]
+            hk ^= mixed.take(pos[:m])
+            _mix_h_(hk)
+            pos[:m] += 4
+            k += 1
+        h[order] = hs
     tail = words.take(starts + 4 * nblocks) & _TAIL_MASK.take(lengths & 3)
-    h_out ^= _mix_k_(tail)
-    out = _fmix_(h_out, lengths)
+    h ^= _mix_k_(tail)
+    out = _fmix_(h, lengths)
     if k < top:  # the few longest ranges (long unspaced runs): one call each
-        for i in order[:int(active[k])].tolist():
+        rest = order[:int(active[k])] if order is not None else np.flatnonzero(nblocks)
+        for i in rest.tolist():
             out[i] = murmurhash3_32(buf[starts[i]: starts[i] + lengths[i]].tobytes(), seed=0)
     return out
 
 
-def _fixed_hashes(words: np.ndarray, n_pos: int, sizes: range) -> dict[int, np.ndarray]:
-    """MurmurHash3 of the `n` bytes at every position below n_pos, for every n in sizes.
+def _fixed_hashes(words: np.ndarray, mixed: np.ndarray, n_pos: int, sizes: np.ndarray) -> np.ndarray:
+    """MurmurHash3 of the `n` bytes at every position below n_pos, one row per n in sizes.
 
     All n-grams of one size share their block layout, so each step runs on whole shifted
     slices, and the state after k blocks is shared between sizes."""
-    mixed = _mix_k_(words.copy())
-    after: dict[int, np.ndarray] = {}
-    out = {}
-    for n in sorted(sizes, reverse=True):
-        nb = n >> 2
-        for k in range(1, nb + 1):
-            if k not in after:
-                step = mixed[4 * (k - 1): 4 * (k - 1) + n_pos]
-                after[k] = _mix_h_(step.copy() if k == 1 else after[k - 1] ^ step)
-        if n & 3:
-            h = _mix_k_(words[4 * nb: 4 * nb + n_pos] & _TAIL_MASK[n & 3])
-            if nb:
-                h ^= after[nb]
-        else:
-            h = after[nb].copy()
-        out[n] = _fmix_(h, n)
-    return out
+    out = np.zeros((len(sizes), n_pos), dtype=np.uint32)
+    state = None
+    for k in range(1, int(sizes.max()) // 4 + 1):
+        step = mixed[4 * (k - 1): 4 * (k - 1) + n_pos]
+        state = _mix_h_(step.copy() if state is None else state ^ step)
+        out[(sizes >> 2) == k] = state
+    tails = np.flatnonzero(sizes & 3)
+    if len(tails):
+        at = 4 * (sizes[tails] >> 2)
+        t = np.stack([words[a: a + n_pos] for a in at.tolist()])
+        t &= _TAIL_MASK[sizes[tails] & 3][:, None]
+        out[tails] ^= _mix_k_(t)
+    return _fmix_(out, sizes[:, None])
 
 
 # --- the batch as one array
@@ -229,12 +229,11 @@ def _join(texts: list[str]) -> _Joined:
         buf = np.zeros(len(cp) + _PAD, dtype=np.uint8)
         buf[:len(cp)] = cp
         return _Joined(cp, flags, seps, buf, None)
-    raw = cp.tobytes().decode("utf-32-le").encode("utf-8")
+    raw = np.frombuffer(cp.tobytes().decode("utf-32-le").encode("utf-8"), dtype=np.uint8)
     buf = np.zeros(len(raw) + _PAD, dtype=np.uint8)
-    buf[:len(raw)] = np.frombuffer(raw, dtype=np.uint8)
-    boff = np.zeros(len(cp) + 1, dtype=np.int64)
-    np.cumsum(1 + (cp >= 0x80).astype(np.int64) + (cp >= 0x800) + (cp >= 0x10000), out=boff[1:])
-    return _Joined(cp, flags, seps, buf, boff)
+    buf[:len(raw)] = raw
+    boff = np.flatnonzero((buf & 0xC0) != 0x80)  # lead bytes; the first padding byte is the end
+    return _Joined(cp, flags, seps, buf, boff[:len(cp) + 1])
 
 
 def _collapse(cp: np.ndarray, flags: np.ndarray, seps: np.ndarray):
@@ -266,20 +265,6 @@ class Batch:
     ends: np.ndarray | None = None
 
 
-@dataclass
-class _Part:
-    """Hashes of one kind of n-gram: row, start and end char of each; `discard` positions
-    (char n-grams across a NUL) are not n-grams."""
-
-    hashes: np.ndarray
-    rows: np.ndarray
-    word: bool
-    size: int
-    starts: np.ndarray | None = None
-    ends: np.ndarray | None = None
-    discard: np.ndarray | None = None
-
-
 class BatchHasher:
     def __init__(self, params: FeatureParams = FeatureParams()):
         for bits in (params.char_bits, params.word_bits):
@@ -289,26 +274,34 @@ class BatchHasher:
         self.n_char = 1 << params.char_bits
         self.n_word = 1 << params.word_bits
         self.shift = params.n_features.bit_length()  # n_features is a sum of two powers of two: cols < 2**shift
+        lo, hi = params.char_ngrams
+        self.sizes = np.arange(hi, lo - 1, -1)  # char n-gram sizes, one row each
+        # (row, offset back from a NUL) of every char n-gram that holds the NUL
+        self._nul_rows = np.repeat(np.arange(len(self.sizes)), self.sizes)
+        self._nul_back = np.concatenate([np.arange(n) for n in self.sizes.tolist()])
 
-    def _char_parts(self, j: _Joined, rows: np.ndarray) -> list[_Part]:
-        lo, hi = self.p.char_ngrams
-        n_chars = len(j.cp)
-        n_bytes = len(j.buf) - _PAD
+    def _char_hashes(self, j: _Joined) -> np.ndarray:
+        """Hash of the char n-gram of each size (rows) at each char (columns)."""
+        n_chars, n_bytes = len(j.cp), len(j.buf) - _PAD
         words = _words(j.buf)
-        fixed = _fixed_hashes(words, n_bytes, range(lo, hi + 1))
-        parts = []
-        for n in range(hi, lo - 1, -1):
-            h = fixed[n]
-            if j.boff is not None:  # the hash at each char's first byte, unless the n chars are not n bytes
-                h = h.take(j.boff[:-1])
-                blen = j.boff[n:] - j.boff[:-n]
-                odd = np.flatnonzero(blen != n)
-                h[odd] = murmur_ranges(j.buf, j.boff[odd], blen[odd], words)
-            discard = (j.seps[:, None] - np.arange(n)).ravel()
-            parts.append(_Part(h[:n_chars], rows, False, n, discard=discard[discard >= 0]))
-        return parts
+        mixed = _mix_k_(words.copy())
+        h = _fixed_hashes(words, mixed, n_bytes, self.sizes)
+        if j.boff is not None:  # the hash at each char's first byte, unless the n chars are not n bytes
+            h = h.take(j.boff[:-1], axis=1)
+            odd = [np.flatnonzero(j.boff[n:] - j.boff[:-n] != n) for n in self.sizes.tolist()]
+            row = np.repeat(np.arange(len(odd)), [len(o) for o in odd])
+            pos = np.concatenate(odd)
+            start = j.boff[pos]
+            h[row, pos] = murmur_ranges(j.buf, start, j.boff[pos + self.sizes[row]] - start, words, mixed)
+        return h[:, :n_chars]
 
-    def _word_parts(self, j: _Joined) -> list[_Part]:
+    def _across_nul(self, j: _Joined) -> tuple[np.ndarray, np.ndarray]:
+        """(row, position) in _char_hashes of the n-grams that hold a NUL: not n-grams."""
+        pos = np.maximum(j.seps[:, None] - self._nul_back, 0)  # below 0 only when position 0 holds a NUL too
+        return np.broadcast_to(self._nul_rows, pos.shape).ravel(), pos.ravel()
+
+    def _word_hashes(self, j: _Joined) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(hash, row, start, end) of every word n-gram."""
         isw = (j.flags >> 1).view(bool)  # _WORD
         edges = np.flatnonzero(isw[1:] != isw[:-1]) + 1
         if isw[0]:
@@ -332,71 +325,59 @@ class BatchHasher:
         jbuf[at + b_len] = 0x20
         t_doc = np.searchsorted(j.seps, starts)
         lo, hi = self.p.word_ngrams
-        parts = []
-        jwords = None
-        for n in range(lo, hi + 1):
-            i = np.flatnonzero(t_doc[n - 1:] == t_doc[:len(t_doc) - n + 1])  # n tokens of one document
-            last = i + n - 1
-            jwords = _words(jbuf) if jwords is None else jwords
-            h = murmur_ranges(jbuf, at[i], at[last] + b_len[last] - at[i], jwords)
-            parts.append(_Part(h, t_doc[i], True, n, starts[i], ends[last]))
-        return parts
-
-    def _parts(self, texts: list[str]) -> tuple[_Joined, list[_Part]]:
-        j = _join(texts)
-        rows = np.repeat(np.arange(len(texts)), np.diff(j.seps, prepend=-1))
-        return j, self._char_parts(j, rows) + self._word_parts(j)
+        first = [np.flatnonzero(t_doc[n - 1:] == t_doc[:len(t_doc) - n + 1]) for n in range(lo, hi + 1)]
+        last = np.concatenate([i + n - 1 for i, n in zip(first, range(lo, hi + 1))])
+        first = np.concatenate(first)
+        h = murmur_ranges(jbuf, at[first], at[last] + b_len[last] - at[first])
+        return h, t_doc[first], starts[first], ends[last]
 
     def ngrams(self, texts: list[str], spans: bool = False) -> Batch:
-        j, parts = self._parts(texts)
-        doc_start = j.doc_starts()
-        rows, cols, positive, starts, ends = [], [], [], [], []
-        for part in parts:
-            h, r = part.hashes, part.rows
-            if part.word:
-                s, e = part.starts, part.ends
-            else:
-                ok = np.ones(len(h), dtype=bool)
-                ok[part.discard[part.discard < len(h)]] = False
-                h, r = h[ok], r[ok]
-                s = np.flatnonzero(ok)
-                e = s + part.size
-            n_cols = self.n_word if part.word else self.n_char
-            rows.append(r)
-            cols.append((np.abs(h) & np.int32(n_cols - 1)).astype(np.int64) + (self.n_char if part.word else 0))
-            positive.append(h >= 0)
-            starts.append(s - doc_start[r])
-            ends.append(e - doc_start[r])
-        batch = Batch(np.concatenate(rows), np.concatenate(cols), np.concatenate(positive))
+        j = _join(texts)
+        ch = self._char_hashes(j)
+        ok = np.ones(ch.shape, dtype=bool)
+        ok[self._across_nul(j)] = False
+        size_i, c_start = np.nonzero(ok)
+        c_rows = np.searchsorted(j.seps, c_start)
+        w_hash, w_rows, w_start, w_end = self._word_hashes(j)
+        h = np.concatenate((ch[size_i, c_start], w_hash))
+        rows = np.concatenate((c_rows, w_rows))
+        word = np.arange(len(h)) >= len(c_start)
+        cols = (np.abs(h) & np.where(word, self.n_word - 1, self.n_char - 1)) + np.where(word, self.n_char, 0)
+        batch = Batch(rows, cols.astype(np.int64), h >= 0)
         if spans:
-            batch.starts, batch.ends = np.concatenate(starts), np.concatenate(ends)
+            doc_start = j.doc_starts()[rows]
+            batch.starts = np.concatenate((c_start, w_start)) - doc_start
+            batch.ends = np.concatenate((c_start + self.sizes[size_i], w_end)) - doc_start
         return batch
+
+    @staticmethod
+    def _key(h: np.ndarray, n_cols: int, offset: int, row_key: np.ndarray, out: np.ndarray) -> None:
+        """out = row_key | column << 1 | (1 if h >= 0 else 0), the column as scikit-learn's
+        abs(h) % n_cols (abs(-2**31) taken as 0) plus offset."""
+        h = h.astype(out.dtype, copy=False)
+        np.abs(h, out=out)
+        out &= n_cols - 1
+        if offset:
+            out += offset
+        out <<= 1
+        out += 1
+        out += h >> 31  # -1 for a negative hash
+        out |= row_key
 
     def _keys(self, texts: list[str]) -> np.ndarray:
         """One sortable key per n-gram: row, then column, then sign (1 = positive); n-grams that
         are not (across a NUL) get row len(texts), after every real row."""
         n = len(texts)
         dtype = np.int32 if ((n + 1) << (self.shift + 1)) < 2**31 else np.int64
-        j, parts = self._parts(texts)
-        key = np.empty(sum(len(p.hashes) for p in parts), dtype=dtype)
-        at = 0
-        shifted = {}
-        for part in parts:
-            h = part.hashes if dtype == np.int32 else part.hashes.astype(np.int64)
-            k = key[at: at + len(h)]
-            at += len(h)
-            np.abs(h, out=k)
-            k &= (self.n_word if part.word else self.n_char) - 1
-            if part.word:
-                k += self.n_char
-            k <<= 1
-            k += 1
-            k += h >> 31  # -1 for a negative hash
-            if id(part.rows) not in shifted:
-                shifted[id(part.rows)] = part.rows.astype(dtype) << (self.shift + 1)
-            k |= shifted[id(part.rows)]
-            if part.discard is not None:
-                k[part.discard[part.discard < len(k)]] = n << (self.shift + 1)
+        j = _join(texts)
+        ch = self._char_hashes(j)
+        w_hash, w_rows, _, _ = self._word_hashes(j)
+        key = np.empty(ch.size + len(w_hash), dtype=dtype)
+        c_key = key[:ch.size].reshape(ch.shape)
+        row_key = np.repeat(np.arange(n, dtype=dtype) << (self.shift + 1), np.diff(j.seps, prepend=-1))
+        self._key(ch, self.n_char, 0, row_key, c_key)
+        c_key[self._across_nul(j)] = n << (self.shift + 1)
+        self._key(w_hash, self.n_word, self.n_char, w_rows.astype(dtype) << (self.shift + 1), key[ch.size:])
         return key
 
     def _counts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
