@@ -23,11 +23,15 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.pipeline import FeatureUnion
 from sklearn.utils import murmurhash3_32
 
-_C1, _C2 = np.uint32(0xCC9E2D51), np.uint32(0x1B873593)
+# MurmurHash3 constants as 0-d arrays: numpy applies them to small arrays about twice as
+# fast as Python ints or numpy scalars, which matters for one listing at a time
+_U = {v: np.array(v, dtype=np.uint32) for v in (*range(33), 0xCC9E2D51, 0x1B873593, 0xE6546B64, 0x85EBCA6B, 0xC2B2AE35)}
+_FOUR = np.array(4, dtype=np.int64)
 _TAIL_MASK = np.array([0, 0xFF, 0xFFFF, 0xFFFFFF], dtype=np.uint32)
 _SPACE, _WORD = 1, 2  # character flags: str.isspace() (what \s matches), \w (isalnum() or "_")
 _PAD = 32  # zero bytes after a buffer: room for the last n-gram's blocks
-_FEW = 16  # ranges still unfinished after this many remain are hashed one by one
+_FEW_ROWS = 4  # batches of up to this many texts are multiplied with the weights in numpy
+_FEW = 8  # ranges still unfinished after this many remain are hashed one by one
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ def _char_flags(cp: np.ndarray) -> np.ndarray:
     if cp.dtype == np.uint8 or cp.max() < 0x10000:
         return table.take(cp)
     flags = table.take(np.minimum(cp, 0xFFFF))
-    astral = np.flatnonzero(cp > 0xFFFF)
+    astral = (cp > 0xFFFF).nonzero()[0]
     uniq, inv = np.unique(cp[astral], return_inverse=True)
     flags[astral] = np.array([_flag(chr(c)) for c in uniq.tolist()], dtype=np.uint8)[inv]
     return flags
@@ -90,34 +94,34 @@ def _char_flags(cp: np.ndarray) -> np.ndarray:
 # --- MurmurHash3_x86_32, seed 0, on uint32 arrays (in place where the name says so)
 
 def _rotl_(x: np.ndarray, r: int) -> np.ndarray:
-    high = x >> np.uint32(32 - r)
-    x <<= np.uint32(r)
+    high = x >> _U[32 - r]
+    x <<= _U[r]
     x |= high
     return x
 
 
 def _mix_k_(k: np.ndarray) -> np.ndarray:
-    k *= _C1
+    k *= _U[0xCC9E2D51]
     _rotl_(k, 15)
-    k *= _C2
+    k *= _U[0x1B873593]
     return k
 
 
 def _mix_h_(h: np.ndarray) -> np.ndarray:
     _rotl_(h, 13)
-    h *= np.uint32(5)
-    h += np.uint32(0xE6546B64)
+    h *= _U[5]
+    h += _U[0xE6546B64]
     return h
 
 
 def _fmix_(h: np.ndarray, length) -> np.ndarray:
     """The finalisation; returns the signed view, as scikit-learn's murmurhash3_32."""
     h ^= np.asarray(length).astype(np.uint32)
-    h ^= h >> np.uint32(16)
-    h *= np.uint32(0x85EBCA6B)
-    h ^= h >> np.uint32(13)
-    h *= np.uint32(0xC2B2AE35)
-    h ^= h >> np.uint32(16)
+    h ^= h >> _U[16]
+    h *= _U[0x85EBCA6B]
+    h ^= h >> _U[13]
+    h *= _U[0xC2B2AE35]
+    h ^= h >> _U[16]
     return h.view(np.int32)
 
 
@@ -164,14 +168,14 @@ def murmur_ranges(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
             hk = hs[:m]
             hk ^= mixed.take(pos[:m])
             _mix_h_(hk)
-            pos[:m] += 4
+            pos[:m] += _FOUR
             k += 1
         h[order] = hs
     tail = words.take(starts + 4 * nblocks) & _TAIL_MASK.take(lengths & 3)
     h ^= _mix_k_(tail)
     out = _fmix_(h, lengths)
     if k < top:  # the few longest ranges (long unspaced runs): one call each
-        rest = order[:int(active[k])] if order is not None else np.flatnonzero(nblocks)
+        rest = order[:int(active[k])] if order is not None else nblocks.nonzero()[0]
         for i in rest.tolist():
             out[i] = murmurhash3_32(buf[starts[i]: starts[i] + lengths[i]].tobytes(), seed=0)
     return out
@@ -188,7 +192,7 @@ def _fixed_hashes(words: np.ndarray, mixed: np.ndarray, n_pos: int, sizes: np.nd
         step = mixed[4 * (k - 1): 4 * (k - 1) + n_pos]
         state = _mix_h_(step.copy() if state is None else state ^ step)
         out[(sizes >> 2) == k] = state
-    tails = np.flatnonzero(sizes & 3)
+    tails = (sizes & 3).nonzero()[0]
     if len(tails):
         at = 4 * (sizes[tails] >> 2)
         t = np.stack([words[a: a + n_pos] for a in at.tolist()])
@@ -232,7 +236,7 @@ def _join(texts: list[str]) -> _Joined:
     raw = np.frombuffer(cp.tobytes().decode("utf-32-le").encode("utf-8"), dtype=np.uint8)
     buf = np.zeros(len(raw) + _PAD, dtype=np.uint8)
     buf[:len(raw)] = raw
-    boff = np.flatnonzero((buf & 0xC0) != 0x80)  # lead bytes; the first padding byte is the end
+    boff = ((buf & 0xC0) != 0x80).nonzero()[0]  # lead bytes; the first padding byte is the end
     return _Joined(cp, flags, seps, buf, boff[:len(cp) + 1])
 
 
@@ -240,7 +244,7 @@ def _collapse(cp: np.ndarray, flags: np.ndarray, seps: np.ndarray):
     """Every run of two or more whitespace characters becomes one space (as HashingVectorizer's
     char analyzer does; tokens are the same either way)."""
     space = (flags & _SPACE).view(bool)
-    before = np.flatnonzero(space[1:] & space[:-1])  # the character before a dropped one
+    before = (space[1:] & space[:-1]).nonzero()[0]  # the character before a dropped one
     if not len(before):
         return cp, flags, seps
     cp = cp.copy()
@@ -288,22 +292,23 @@ class BatchHasher:
         h = _fixed_hashes(words, mixed, n_bytes, self.sizes)
         if j.boff is not None:  # the hash at each char's first byte, unless the n chars are not n bytes
             h = h.take(j.boff[:-1], axis=1)
-            odd = [np.flatnonzero(j.boff[n:] - j.boff[:-n] != n) for n in self.sizes.tolist()]
+            odd = [(j.boff[n:] - j.boff[:-n] != n).nonzero()[0] for n in self.sizes.tolist()]
             row = np.repeat(np.arange(len(odd)), [len(o) for o in odd])
             pos = np.concatenate(odd)
             start = j.boff[pos]
             h[row, pos] = murmur_ranges(j.buf, start, j.boff[pos + self.sizes[row]] - start, words, mixed)
         return h[:, :n_chars]
 
-    def _across_nul(self, j: _Joined) -> tuple[np.ndarray, np.ndarray]:
-        """(row, position) in _char_hashes of the n-grams that hold a NUL: not n-grams."""
-        pos = np.maximum(j.seps[:, None] - self._nul_back, 0)  # below 0 only when position 0 holds a NUL too
-        return np.broadcast_to(self._nul_rows, pos.shape).ravel(), pos.ravel()
+    def _across_nul(self, j: _Joined) -> np.ndarray:
+        """Flat indices into _char_hashes(j) of the n-grams that hold a NUL: not n-grams."""
+        at = np.maximum(j.seps[:, None] - self._nul_back, 0)  # below 0 only when position 0 holds a NUL too
+        at += self._nul_rows * len(j.cp)
+        return at.ravel()
 
     def _word_hashes(self, j: _Joined) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(hash, row, start, end) of every word n-gram."""
         isw = (j.flags >> 1).view(bool)  # _WORD
-        edges = np.flatnonzero(isw[1:] != isw[:-1]) + 1
+        edges = (isw[1:] != isw[:-1]).nonzero()[0] + 1
         if isw[0]:
             edges = np.concatenate(([0], edges))
         starts, ends = edges[0::2], edges[1::2]  # the last char is a NUL: every run ends
@@ -325,7 +330,8 @@ class BatchHasher:
         jbuf[at + b_len] = 0x20
         t_doc = np.searchsorted(j.seps, starts)
         lo, hi = self.p.word_ngrams
-        first = [np.flatnonzero(t_doc[n - 1:] == t_doc[:len(t_doc) - n + 1]) for n in range(lo, hi + 1)]
+        first = [np.arange(len(t_doc)) if n == 1 else (t_doc[n - 1:] == t_doc[:len(t_doc) - n + 1]).nonzero()[0]
+                 for n in range(lo, hi + 1)]  # n tokens of one document
         last = np.concatenate([i + n - 1 for i, n in zip(first, range(lo, hi + 1))])
         first = np.concatenate(first)
         h = murmur_ranges(jbuf, at[first], at[last] + b_len[last] - at[first])
@@ -335,7 +341,7 @@ class BatchHasher:
         j = _join(texts)
         ch = self._char_hashes(j)
         ok = np.ones(ch.shape, dtype=bool)
-        ok[self._across_nul(j)] = False
+        ok.ravel()[self._across_nul(j)] = False
         size_i, c_start = np.nonzero(ok)
         c_rows = np.searchsorted(j.seps, c_start)
         w_hash, w_rows, w_start, w_end = self._word_hashes(j)
@@ -351,7 +357,7 @@ class BatchHasher:
         return batch
 
     @staticmethod
-    def _key(h: np.ndarray, n_cols: int, offset: int, row_key: np.ndarray, out: np.ndarray) -> None:
+    def _key(h: np.ndarray, n_cols: int, offset: int, row_key: np.ndarray | None, out: np.ndarray) -> None:
         """out = row_key | column << 1 | (1 if h >= 0 else 0), the column as scikit-learn's
         abs(h) % n_cols (abs(-2**31) taken as 0) plus offset."""
         h = h.astype(out.dtype, copy=False)
@@ -362,7 +368,8 @@ class BatchHasher:
         out <<= 1
         out += 1
         out += h >> 31  # -1 for a negative hash
-        out |= row_key
+        if row_key is not None:
+            out |= row_key
 
     def _keys(self, texts: list[str]) -> np.ndarray:
         """One sortable key per n-gram: row, then column, then sign (1 = positive); n-grams that
@@ -373,11 +380,13 @@ class BatchHasher:
         ch = self._char_hashes(j)
         w_hash, w_rows, _, _ = self._word_hashes(j)
         key = np.empty(ch.size + len(w_hash), dtype=dtype)
-        c_key = key[:ch.size].reshape(ch.shape)
-        row_key = np.repeat(np.arange(n, dtype=dtype) << (self.shift + 1), np.diff(j.seps, prepend=-1))
-        self._key(ch, self.n_char, 0, row_key, c_key)
-        c_key[self._across_nul(j)] = n << (self.shift + 1)
-        self._key(w_hash, self.n_word, self.n_char, w_rows.astype(dtype) << (self.shift + 1), key[ch.size:])
+        row_key = w_row_key = None  # one document: row 0
+        if n > 1:
+            row_key = (np.arange(n, dtype=dtype) << (self.shift + 1)).repeat(np.diff(j.seps, prepend=-1))
+            w_row_key = w_rows.astype(dtype) << (self.shift + 1)
+        self._key(ch, self.n_char, 0, row_key, key[:ch.size].reshape(ch.shape))
+        key[self._across_nul(j)] = n << (self.shift + 1)
+        self._key(w_hash, self.n_word, self.n_char, w_row_key, key[ch.size:])
         return key
 
     def _counts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -390,11 +399,11 @@ class BatchHasher:
         new = np.empty(len(key), dtype=bool)
         new[:1] = True
         np.not_equal(key[1:], key[:-1], out=new[1:])
-        first = np.flatnonzero(new)
+        first = new.nonzero()[0]
         group = key[first]
         cell = group >> 1
         counts = np.diff(first, append=len(key)) * ((group & 1) * 2 - 1).astype(np.float64)
-        both = np.flatnonzero(cell[1:] == cell[:-1])
+        both = (cell[1:] == cell[:-1]).nonzero()[0]
         if len(both):  # distinct n-grams of one column with both signs
             counts[both] += counts[both + 1]
             keep = np.ones(len(cell), dtype=bool)
@@ -405,7 +414,7 @@ class BatchHasher:
         end = bounds[-1]
         cols = cell[:end] & ((1 << self.shift) - 1)
         counts = counts[:end]
-        filled = np.flatnonzero(bounds[1:] > bounds[:-1])
+        filled = (bounds[1:] > bounds[:-1]).nonzero()[0]
         norms = np.ones(2 * n)
         if len(filled):
             norms[filled] = np.sqrt(np.add.reduceat(counts * counts, bounds[filled]))
@@ -426,6 +435,10 @@ class BatchHasher:
         block's) product with the raw counts is divided by the slot's norm."""
         n = len(texts)
         counts, cols, bounds, norms = self._counts(texts)
-        raw = sp.csr_matrix((counts, cols, bounds), shape=(2 * n, self.p.n_features)) @ weights
+        if n <= _FEW_ROWS:  # scipy's checks of a new matrix cost more than this product
+            g = weights.take(cols, axis=0)
+            raw = np.array([counts[a:b] @ g[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())])
+        else:
+            raw = sp.csr_matrix((counts, cols, bounds), shape=(2 * n, self.p.n_features)) @ weights
         raw /= norms[:, None]
         return raw.reshape(n, 2, -1).sum(axis=1)
