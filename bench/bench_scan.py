@@ -30,7 +30,8 @@ from scanner.gc_tuning import relax_gc
 from scanner.listing import parse_listing
 from scanner.policy import verdict
 from scanner.rulesets import TermGroup, load_rulesets
-from scanner.text import normalise
+from scanner.engine import FIELD_SEPARATOR
+from scanner.text import Doc
 
 AS_OF = dt.date(2022, 2, 1)
 
@@ -69,27 +70,33 @@ def main() -> int:
           f"{args.n:,} generated listings of ~{chars:.0f} bytes; no ML unless said")
     n = len(raw)
 
-    print("stages (one core):")
+    print("stages (one core), as the engine runs them:")
     t_parse, listings = timed(lambda r: parse_listing(orjson.loads(r)), raw)
     row("parse (orjson + validate)", t_parse, n)
-    t_norm, docsets = timed(lambda l: [(f, normalise(v, html=f == "description")) for f, v in fields_of(l)],
-                            listings)
+    t_norm, docsets = timed(scanner.documents, listings)
     row("normalise", t_norm, n)
-    t_kw, _ = timed(lambda ds: [scanner.keywords.find(d) for _, d in ds], docsets)
-    row("keywords", t_kw, n)
-    t_fz, _ = timed(lambda ds: [scanner.fuzzy.find(d, []) for _, d in ds], docsets)
+    wholes = [_joined(ds) for ds in docsets]
+    t_kw, exact = timed(scanner.keywords.find, wholes)
+    row("keywords (one pass, all fields)", t_kw, n)
+    t_fz, _ = timed(lambda p: scanner.fuzzy.find(p[0], [(m.start, m.end) for m in p[1] if m.ref.kind != "extra"]),
+                    list(zip(wholes, exact)))
     row("fuzzy", t_fz, n)
-    t_sig, signals = timed(scanner.signals, listings)
-    families = {f.family for f in scanner.rulesets.families.values() if f.pattern_definitions}
+    t_sig, signals = timed(lambda p: _signals(scanner, *p), list(zip(listings, docsets)))
     row("all detectors (signals)", t_sig, n)
-    t_pat, _ = timed(lambda p: [scanner.patterns.find(d, families, None) for _, d in p], docsets[:5000])
-    row("patterns (if every listing triggered them)", t_pat, min(n, 5000))
-    t_pol, _ = timed(lambda p: verdict(p[0].listing_id, p[0].target_markets, p[1], scanner.rulesets, AS_OF,
+    families = {f.family for f in scanner.rulesets.families.values() if f.pattern_definitions}
+    triggered = [p for p, (_, _, ran) in zip(docsets, signals) if ran]
+    t_pat, _ = timed(lambda ds: [scanner.patterns.find(d, families, None) for _, d in ds], triggered)
+    print(f"  patterns ran for {len(triggered):,} of {n:,} listings ({100 * len(triggered) / n:.1f} %):")
+    row("patterns, per listing scanned", t_pat, n)
+    if triggered:
+        row("patterns, per triggering listing", t_pat, len(triggered))
+    if scanner.medical is not None:
+        t_med, _ = timed(lambda p: scanner.medical.assess(p[0], [], AS_OF, dict(p[1]), p[2][1]),
+                         list(zip(listings, docsets, signals)))
+        row("medical (from the shared pass)", t_med, n)
+    t_pol, _ = timed(lambda p: verdict(p[0].listing_id, p[0].target_markets, p[1][0], scanner.rulesets, AS_OF,
                                        "none"), list(zip(listings, signals)))
     row("policy", t_pol, n)
-    if scanner.medical is not None:
-        t_med, _ = timed(lambda l: scanner.medical.assess(l, [], AS_OF), listings)
-        row("medical", t_med, n)
 
     t = time.perf_counter()
     decisions = [v.decision for v in scanner.scan_many((orjson.loads(r) for r in raw), as_of=AS_OF)]
@@ -136,6 +143,25 @@ def main() -> int:
     row("keywords, bundled terms", t_small, n)
     print(f"  slow-down: {t_big / t_small:.2f}×")
     return 0
+
+
+def _joined(docs):
+    joined = FIELD_SEPARATOR.join(doc.text for _, doc in docs)
+    return Doc(joined, joined)
+
+
+def _signals(scanner, listing, docs):
+    """(signals, medical terms found, whether patterns ran), as Scanner._scan_one gets them."""
+    extra: list = []
+    runs = []
+    find = scanner.patterns.find
+    scanner.patterns.find = lambda *a, **k: runs.append(1) or find(*a, **k)
+    try:
+        ls = scanner.signals(listing, docs, extra)
+    finally:
+        del scanner.patterns.find
+    found = [(name, m.start, m.end, *m.ref.group, m.obfuscated) for name, m in extra]
+    return ls, found, bool(runs)
 
 
 def _ten_times_terms(rulesets):
