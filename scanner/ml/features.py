@@ -55,7 +55,7 @@ def reference_features(p: FeatureParams) -> FeatureUnion:
 
 
 def clean(text: str) -> str:
-    """Lower-case as HashingVectorizer does; lone surrogates (not UTF-8 encodable) become U+FFFD."""
+    """Lower-case as HashingVectorizer does; lone surrogates (not UTF-8 encodable) become "?"."""
     text = text.lower()
     if not text.isascii():
         text = text.encode("utf-8", "replace").decode("utf-8") if _has_surrogate(text) else text
