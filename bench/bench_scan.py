@@ -50,7 +50,7 @@ def timed(fn, items):
 def fields_of(listing):
     fields = listing.text_fields()
     if listing.category:
-        fields.append(("category", listing.category))
+        fields = (*fields, ("category", listing.category))
     return fields
 
 

@@ -112,7 +112,7 @@ class Scanner:
         """Every text field of the listing, normalised, by field path."""
         fields = listing.text_fields()
         if listing.category:
-            fields.append(("category", listing.category))
+            fields = (*fields, ("category", listing.category))
         return [(name, normalise(value, html=name == "description")) for name, value in fields]
 
     def signals(self, listing: Listing, docs: list[tuple[str, Doc]] | None = None,

@@ -7,6 +7,7 @@ Outputs are plain slotted dataclasses: they are built on the hot path.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -44,8 +45,12 @@ class Listing(BaseModel):
     image_texts: list[Item] = Field(default_factory=list, max_length=limits.MAX_LIST_ITEMS)
     target_markets: list[StrictStr] | None = Field(default=None, max_length=limits.MAX_MARKETS)
 
-    def text_fields(self) -> list[tuple[str, str]]:
+    def text_fields(self) -> tuple[tuple[str, str], ...]:
         """Every searchable text as (field path, value); the paths are what evidence names."""
+        return self._text_fields
+
+    @functools.cached_property
+    def _text_fields(self) -> tuple[tuple[str, str], ...]:  # asked for by several stages of one scan
         out = [("title", self.title)]
         if self.description:
             out.append(("description", self.description))
@@ -56,7 +61,7 @@ class Listing(BaseModel):
             out.append((f"keywords[{i}]", value))
         for i, value in enumerate(self.image_texts):
             out.append((f"image_texts[{i}]", value))
-        return out
+        return tuple(out)
 
 
 class Certificate(BaseModel):

@@ -23,7 +23,7 @@ PREFIX_MIN_LENGTH = 6  # a shorter stem would match too many unrelated words ("m
 _JOINERS = re.compile(r"[\s\-]+")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # compared and hashed by identity: one object per term
 class TermRef:
     rule: str
     group: str          # term group name; "" for exception and unless phrases
