@@ -284,67 +284,79 @@ class BatchHasher:
         self._nul_rows = np.repeat(np.arange(len(self.sizes)), self.sizes)
         self._nul_back = np.concatenate([np.arange(n) for n in self.sizes.tolist()])
 
-    def _char_hashes(self, j: _Joined) -> np.ndarray:
-        """Hash of the char n-gram of each size (rows) at each char (columns)."""
+    def _hashes(self, j: _Joined) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(char, word, word rows, word starts, word ends): the hash of the char n-gram of each
+        size (rows) at each char (columns), and of every word n-gram with its row and span.
+
+        Word n-grams are hashed from the tokens joined by one space, written after the text in
+        the same buffer, so that one MurmurHash pass serves both kinds."""
         n_chars, n_bytes = len(j.cp), len(j.buf) - _PAD
-        words = _words(j.buf)
-        mixed = _mix_k_(words.copy())
-        h = _fixed_hashes(words, mixed, n_bytes, self.sizes)
-        if j.boff is not None:  # the hash at each char's first byte, unless the n chars are not n bytes
-            h = h.take(j.boff[:-1], axis=1)
-            odd = [(j.boff[n:] - j.boff[:-n] != n).nonzero()[0] for n in self.sizes.tolist()]
-            row = np.repeat(np.arange(len(odd)), [len(o) for o in odd])
-            pos = np.concatenate(odd)
-            start = j.boff[pos]
-            h[row, pos] = murmur_ranges(j.buf, start, j.boff[pos + self.sizes[row]] - start, words, mixed)
-        return h[:, :n_chars]
-
-    def _across_nul(self, j: _Joined) -> np.ndarray:
-        """Flat indices into _char_hashes(j) of the n-grams that hold a NUL: not n-grams."""
-        at = np.maximum(j.seps[:, None] - self._nul_back, 0)  # below 0 only when position 0 holds a NUL too
-        at += self._nul_rows * len(j.cp)
-        return at.ravel()
-
-    def _word_hashes(self, j: _Joined) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(hash, row, start, end) of every word n-gram."""
-        isw = (j.flags >> 1).view(bool)  # _WORD
-        edges = (isw[1:] != isw[:-1]).nonzero()[0] + 1
-        if isw[0]:
-            edges = np.concatenate(([0], edges))
-        starts, ends = edges[0::2], edges[1::2]  # the last char is a NUL: every run ends
-        keep = ends - starts >= 2  # the token pattern \b\w\w+\b
-        starts, ends = starts[keep], ends[keep]
+        starts, ends = self._tokens(j)
         if j.boff is None:
             b_start, b_len = starts, ends - starts
         else:
             b_start = j.boff[starts]
             b_len = j.boff[ends] - b_start
-        # tokens joined by one space in a new buffer, so that an n-gram of tokens is one range
         step = b_len + 1
-        at = np.cumsum(step) - step
-        total = int(at[-1] + step[-1]) if len(at) else 0
-        src = np.repeat(b_start - at, step)
-        src += np.arange(total)
-        jbuf = np.zeros(total + _PAD, dtype=np.uint8)
-        jbuf[:total] = j.buf.take(src)
-        jbuf[at + b_len] = 0x20
-        t_doc = np.searchsorted(j.seps, starts)
+        at = step.cumsum()
+        at += n_bytes - step  # where each token goes
+        total = int(step.sum())
+        buf = np.zeros(n_bytes + total + _PAD, dtype=np.uint8)
+        buf[:n_bytes] = j.buf[:n_bytes]
+        src = (b_start - at).repeat(step)
+        src += np.arange(n_bytes, n_bytes + total)
+        buf[n_bytes:n_bytes + total] = j.buf.take(src)
+        buf[at + b_len] = 0x20
+        words = _words(buf)
+        mixed = _mix_k_(words.copy())
+        ch = _fixed_hashes(words, mixed, n_bytes, self.sizes)
+
+        t_doc = j.seps.searchsorted(starts)
         lo, hi = self.p.word_ngrams
         first = [np.arange(len(t_doc)) if n == 1 else (t_doc[n - 1:] == t_doc[:len(t_doc) - n + 1]).nonzero()[0]
                  for n in range(lo, hi + 1)]  # n tokens of one document
         last = np.concatenate([i + n - 1 for i, n in zip(first, range(lo, hi + 1))])
         first = np.concatenate(first)
-        h = murmur_ranges(jbuf, at[first], at[last] + b_len[last] - at[first])
-        return h, t_doc[first], starts[first], ends[last]
+        r_start, r_len = [at[first]], [at[last] + b_len[last] - at[first]]
+        n_odd = 0
+        if j.boff is not None:  # the hash at each char's first byte, unless the n chars are not n bytes
+            ch = ch.take(j.boff[:-1], axis=1)
+            odd = [(j.boff[n:] - j.boff[:-n] != n).nonzero()[0] for n in self.sizes.tolist()]
+            row = np.repeat(np.arange(len(odd)), [len(o) for o in odd])
+            pos = np.concatenate(odd)
+            n_odd = len(pos)
+            start = j.boff[pos]
+            r_start.append(start)
+            r_len.append(j.boff[pos + self.sizes[row]] - start)
+        h = murmur_ranges(buf, np.concatenate(r_start), np.concatenate(r_len), words, mixed)
+        if n_odd:
+            ch[row, pos] = h[len(h) - n_odd:]
+        return ch[:, :n_chars], h[:len(first)], t_doc[first], starts[first], ends[last]
+
+    @staticmethod
+    def _tokens(j: _Joined) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end char of every token: runs of two or more word characters (\\b\\w\\w+\\b)."""
+        isw = (j.flags >> 1).view(bool)  # _WORD
+        edges = (isw[1:] != isw[:-1]).nonzero()[0] + 1
+        if isw[0]:
+            edges = np.concatenate(([0], edges))
+        starts, ends = edges[0::2], edges[1::2]  # the last char is a NUL: every run ends
+        keep = ends - starts >= 2
+        return starts[keep], ends[keep]
+
+    def _across_nul(self, j: _Joined) -> np.ndarray:
+        """Flat indices into the char hashes of the n-grams that hold a NUL: not n-grams."""
+        at = np.maximum(j.seps[:, None] - self._nul_back, 0)  # below 0 only when position 0 holds a NUL too
+        at += self._nul_rows * len(j.cp)
+        return at.ravel()
 
     def ngrams(self, texts: list[str], spans: bool = False) -> Batch:
         j = _join(texts)
-        ch = self._char_hashes(j)
+        ch, w_hash, w_rows, w_start, w_end = self._hashes(j)
         ok = np.ones(ch.shape, dtype=bool)
         ok.ravel()[self._across_nul(j)] = False
         size_i, c_start = np.nonzero(ok)
         c_rows = np.searchsorted(j.seps, c_start)
-        w_hash, w_rows, w_start, w_end = self._word_hashes(j)
         h = np.concatenate((ch[size_i, c_start], w_hash))
         rows = np.concatenate((c_rows, w_rows))
         word = np.arange(len(h)) >= len(c_start)
@@ -377,8 +389,7 @@ class BatchHasher:
         n = len(texts)
         dtype = np.int32 if ((n + 1) << (self.shift + 1)) < 2**31 else np.int64
         j = _join(texts)
-        ch = self._char_hashes(j)
-        w_hash, w_rows, _, _ = self._word_hashes(j)
+        ch, w_hash, w_rows, _, _ = self._hashes(j)
         key = np.empty(ch.size + len(w_hash), dtype=dtype)
         row_key = w_row_key = None  # one document: row 0
         if n > 1:
