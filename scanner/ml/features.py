@@ -27,6 +27,7 @@ from sklearn.utils import murmurhash3_32
 # fast as Python ints or numpy scalars, which matters for one listing at a time
 _U = {v: np.array(v, dtype=np.uint32) for v in (*range(33), 0xCC9E2D51, 0x1B873593, 0xE6546B64, 0x85EBCA6B, 0xC2B2AE35)}
 _FOUR = np.array(4, dtype=np.int64)
+_SIGN = np.array([-1.0, 1.0])
 _TAIL_MASK = np.array([0, 0xFF, 0xFFFF, 0xFFFFFF], dtype=np.uint32)
 _SPACE, _WORD = 1, 2  # character flags: str.isspace() (what \s matches), \w (isalnum() or "_")
 _PAD = 32  # zero bytes after a buffer: room for the last n-gram's blocks
@@ -114,9 +115,9 @@ def _mix_h_(h: np.ndarray) -> np.ndarray:
     return h
 
 
-def _fmix_(h: np.ndarray, length) -> np.ndarray:
+def _fmix_(h: np.ndarray, length: np.ndarray) -> np.ndarray:
     """The finalisation; returns the signed view, as scikit-learn's murmurhash3_32."""
-    h ^= np.asarray(length).astype(np.uint32)
+    h ^= length.astype(np.uint32, copy=False)
     h ^= h >> _U[16]
     h *= _U[0x85EBCA6B]
     h ^= h >> _U[13]
@@ -181,24 +182,36 @@ def murmur_ranges(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
     return out
 
 
-def _fixed_hashes(words: np.ndarray, mixed: np.ndarray, n_pos: int, sizes: np.ndarray) -> np.ndarray:
+@functools.cache
+def _fixed_plan(sizes: tuple[int, ...]):
+    """For _fixed_hashes: the rows that take the state after k blocks, for every k; the
+    (row, offset, mask) of every size's tail; every size as a uint32 column."""
+    s = np.array(sizes)
+    after = [(k, (s >> 2 == k).nonzero()[0]) for k in range(1, max(sizes) // 4 + 1)]
+    tails = [(i, 4 * (n >> 2), np.array(_TAIL_MASK[n & 3])) for i, n in enumerate(sizes) if n & 3]
+    return after, tails, s[:, None].astype(np.uint32)
+
+
+def _fixed_hashes(words: np.ndarray, mixed: np.ndarray, n_pos: int, sizes: tuple[int, ...]) -> np.ndarray:
     """MurmurHash3 of the `n` bytes at every position below n_pos, one row per n in sizes.
 
     All n-grams of one size share their block layout, so each step runs on whole shifted
     slices, and the state after k blocks is shared between sizes."""
+    after, tails, lengths = _fixed_plan(sizes)
     out = np.zeros((len(sizes), n_pos), dtype=np.uint32)
     state = None
-    for k in range(1, int(sizes.max()) // 4 + 1):
+    for k, rows in after:
         step = mixed[4 * (k - 1): 4 * (k - 1) + n_pos]
         state = _mix_h_(step.copy() if state is None else state ^ step)
-        out[(sizes >> 2) == k] = state
-    tails = (sizes & 3).nonzero()[0]
-    if len(tails):
-        at = 4 * (sizes[tails] >> 2)
-        t = np.stack([words[a: a + n_pos] for a in at.tolist()])
-        t &= _TAIL_MASK[sizes[tails] & 3][:, None]
-        out[tails] ^= _mix_k_(t)
-    return _fmix_(out, sizes[:, None])
+        out[rows] = state
+    if tails:
+        t = np.empty((len(tails), n_pos), dtype=np.uint32)
+        for r, (_, at, mask) in enumerate(tails):
+            np.bitwise_and(words[at: at + n_pos], mask, out=t[r])
+        _mix_k_(t)
+        for r, (i, _, _) in enumerate(tails):
+            out[i] ^= t[r]
+    return _fmix_(out, lengths)
 
 
 # --- the batch as one array
@@ -269,6 +282,13 @@ class Batch:
     ends: np.ndarray | None = None
 
 
+@functools.lru_cache(maxsize=256)
+def _slot_keys(n: int, shift: int, n_char: int, dtype: np.dtype) -> np.ndarray:
+    """The first possible cell key of every slot (row r's char block, then its word block) and of row n."""
+    keys = (np.arange(n + 1, dtype=dtype)[:, None] << shift) + np.array([0, n_char], dtype=dtype)
+    return keys.ravel()[:-1]
+
+
 class BatchHasher:
     def __init__(self, params: FeatureParams = FeatureParams()):
         for bits in (params.char_bits, params.word_bits):
@@ -280,6 +300,7 @@ class BatchHasher:
         self.shift = params.n_features.bit_length()  # n_features is a sum of two powers of two: cols < 2**shift
         lo, hi = params.char_ngrams
         self.sizes = np.arange(hi, lo - 1, -1)  # char n-gram sizes, one row each
+        self._size_tuple = tuple(self.sizes.tolist())
         # (row, offset back from a NUL) of every char n-gram that holds the NUL
         self._nul_rows = np.repeat(np.arange(len(self.sizes)), self.sizes)
         self._nul_back = np.concatenate([np.arange(n) for n in self.sizes.tolist()])
@@ -309,7 +330,7 @@ class BatchHasher:
         buf[at + b_len] = 0x20
         words = _words(buf)
         mixed = _mix_k_(words.copy())
-        ch = _fixed_hashes(words, mixed, n_bytes, self.sizes)
+        ch = _fixed_hashes(words, mixed, n_bytes, self._size_tuple)
 
         t_doc = j.seps.searchsorted(starts)
         lo, hi = self.p.word_ngrams
@@ -411,17 +432,19 @@ class BatchHasher:
         new[:1] = True
         np.not_equal(key[1:], key[:-1], out=new[1:])
         first = new.nonzero()[0]
-        group = key[first]
+        group = key.take(first)
         cell = group >> 1
-        counts = np.diff(first, append=len(key)) * ((group & 1) * 2 - 1).astype(np.float64)
+        counts = np.empty(len(first))
+        np.subtract(first[1:], first[:-1], out=counts[:-1])
+        counts[-1] = len(key) - first[-1]
+        counts *= _SIGN.take(group & 1)
         both = (cell[1:] == cell[:-1]).nonzero()[0]
         if len(both):  # distinct n-grams of one column with both signs
             counts[both] += counts[both + 1]
             keep = np.ones(len(cell), dtype=bool)
             keep[both + 1] = False
             cell, counts = cell[keep], counts[keep]
-        slot_keys = (np.arange(n + 1, dtype=cell.dtype)[:, None] << self.shift) + np.array([0, self.n_char], cell.dtype)
-        bounds = np.searchsorted(cell, slot_keys.ravel()[:-1])
+        bounds = cell.searchsorted(_slot_keys(n, self.shift, self.n_char, cell.dtype))
         end = bounds[-1]
         cols = cell[:end] & ((1 << self.shift) - 1)
         counts = counts[:end]
