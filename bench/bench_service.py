@@ -3,7 +3,7 @@ at 1, 8 and 32 concurrent clients (closed loop: each client sends its next reque
 one is answered).
 
     python bench/bench_service.py [--workers 2] [--client auto|wrk|python] [--seconds 5]
-                                  [--requests 3000] [--concurrency 1 8 32] [--record wait]
+                                  [--requests 3000] [--concurrency 1 8 32] [--record background]
 
 It starts `scanner serve` (a real uvicorn server) on a free loopback port with a throw-away SQLite
 store and an API key, scans listings from bench/generate.py (a new listing id per request, so each
@@ -31,6 +31,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 import orjson
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -93,6 +94,19 @@ async def drive(url: str, key: str, bodies: list[bytes], concurrency: int) -> tu
     return latencies, elapsed, errors
 
 
+def server_cpu(proc: subprocess.Popen) -> float:
+    """CPU seconds used so far by the server and its worker processes."""
+    total = 0.0
+    root = psutil.Process(proc.pid)
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 def drive_wrk(url: str, key: str, bodies_file: Path, prefix: str, concurrency: int,
               seconds: float) -> tuple[float, float, float, int, int]:
     """One wrk run; returns (p50 ms, p99 ms, req/s, requests, errors)."""
@@ -129,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=5, help="wrk: seconds per concurrency level")
     ap.add_argument("--requests", type=int, default=3000, help="Python client: requests per concurrency level")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
-    ap.add_argument("--record", default="wait", choices=("wait", "background", "off"),
-                    help="wait: the answer comes after the verdict is committed (default)")
+    ap.add_argument("--record", default="background", choices=("background", "wait", "off"),
+                    help="the server's --record (background: its default; wait: answer after the commit)")
     ap.add_argument("--seed", type=int, default=11)
     args = ap.parse_args(argv)
 
@@ -174,17 +188,20 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 *_, n, errors = drive_python(url, key, bodies[:args.requests], 8)
             answered = n - errors
-            print(f"{'clients':>7} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
+            print(f"{'clients':>7} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6} "
+                  f"{'server CPU µs/req':>17}")
             results = {}
             for c in args.concurrency:
+                cpu = server_cpu(proc)
                 if client == "wrk":
                     p50, p99, rps, n, errors = drive_wrk(url, key, bodies_file, f"C{c}", c, args.seconds)
                 else:
                     p50, p99, rps, n, errors = drive_python(url, key, bodies[offset:offset + args.requests], c)
                     offset += args.requests
+                cpu = (server_cpu(proc) - cpu) / max(n, 1) * 1e6
                 answered += n - errors
                 results[c] = (p50, p99, rps)
-                print(f"{c:>7} {n:>8} {p50:>8.2f} {p99:>8.2f} {rps:>8.0f} {errors:>6}")
+                print(f"{c:>7} {n:>8} {p50:>8.2f} {p99:>8.2f} {rps:>8.0f} {errors:>6} {cpu:>17.0f}")
         finally:
             proc.send_signal(signal.SIGTERM)    # graceful: background verdicts are flushed before exit
             try:

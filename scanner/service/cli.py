@@ -11,13 +11,13 @@ def register(subparsers) -> None:
     serve = subparsers.add_parser("serve", help="run the pre-publish HTTP service (FastAPI under uvicorn)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (each loads one Scanner)")
+    serve.add_argument("--workers", type=int, default=2, help="worker processes (each loads one Scanner)")
     serve.add_argument("--database", help="store URL (default: $SCANNER_DATABASE_URL or sqlite:///scanner.db)")
     serve.add_argument("--rulesets", help="ruleset directory (default: the bundled rulesets/)")
     serve.add_argument("--models", help="model directory (default: the bundled models/)")
-    serve.add_argument("--record", choices=("wait", "background", "off"),
-                       help="verdicts to the store: wait = answer after the commit, background = answer at "
-                            "once, commit in batches (default: $SCANNER_RECORD or wait)")
+    serve.add_argument("--record", choices=("background", "wait", "off"),
+                       help="verdicts to the store: background = answer at once, commit in batches right after; "
+                            "wait = answer after the commit (default: $SCANNER_RECORD or background)")
     serve.add_argument("--graceful-timeout", type=float, default=30.0,
                        help="seconds to let in-flight requests finish on shutdown")
     serve.add_argument("--log-level", default="warning")

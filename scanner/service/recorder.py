@@ -12,7 +12,7 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 
 from scanner.service import metrics
 from scanner.store import Store
@@ -56,6 +56,13 @@ class Recorder:
         fut: Future = Future()
         self._queue.put((items, fut))
         return fut
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything submitted before this call is committed (or settled); False on timeout."""
+        fut: Future = Future()
+        self._queue.put(([], fut))        # the writer takes the queue in order: a barrier
+        done, _ = wait([fut], timeout)
+        return bool(done)
 
     def close(self, timeout: float | None = 60.0) -> bool:
         """Commit everything queued, then stop. False if that did not finish within `timeout`."""

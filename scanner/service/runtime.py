@@ -27,6 +27,7 @@ from scanner.store.store import T as TABLES
 
 log = logging.getLogger("scanner.service")
 CACHE_ENTRIES = 50_000
+FLUSH_SECONDS = 2.0    # how long a verdict read waits for this process's queued verdicts
 
 
 class TTLCache:
@@ -301,6 +302,8 @@ class Runtime:
 
     # --- verdict history and readiness ---------------------------------------------------------------
     def history(self, listing_id: str) -> list[dict]:
+        if self.recorder is not None and self.settings.record == "background":
+            self.recorder.flush(FLUSH_SECONDS)    # this process's own scans are readable at once
         return self.store.history(listing_id)
 
     def ready(self) -> dict[str, Any]:

@@ -54,7 +54,7 @@ class Settings:
     rate_limit: int = 60_000                 # SCANNER_RATE_LIMIT: requests per minute per key; 0 = off
     rate_burst: int = 0                      # SCANNER_RATE_BURST: bucket size; 0 = one minute's worth
     cache_seconds: float = 5.0               # SCANNER_CACHE_SECONDS: keys, certificates, exceptions
-    record: str = "wait"                     # SCANNER_RECORD: wait | background | off
+    record: str = "background"               # SCANNER_RECORD: background | wait | off (README in this package)
     record_queue: int = 10_000               # SCANNER_RECORD_QUEUE: verdicts waiting for the store -> else 503
     scan_threads: int = 2                    # SCANNER_SCAN_THREADS: scans and store calls off the event loop
     scan_batch: int = 64                     # SCANNER_SCAN_BATCH: most single scans scanned together
@@ -62,7 +62,7 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        record = os.environ.get("SCANNER_RECORD", "wait")
+        record = os.environ.get("SCANNER_RECORD") or cls.record
         if record not in RECORD_MODES:
             raise SettingsError(f"setting SCANNER_RECORD: must be one of {RECORD_MODES}, got {record!r}")
         return cls(

@@ -25,7 +25,13 @@ TEST_SETTINGS = Settings(cache_seconds=0.0, rate_limit=0, scan_threads=2,
 class Service:
     url: str
     store: object
+    runtime: Runtime
     keys: dict[str, str] = field(default_factory=dict)
+
+    def flush(self) -> None:
+        """Wait until the verdicts of earlier scans are committed (record=background)."""
+        if self.runtime.recorder is not None:
+            assert self.runtime.recorder.flush(30)
 
     def client(self, key: str | None = "admin", headers: dict | None = None, **kw) -> httpx.Client:
         headers = {**({"X-API-Key": self.keys[key]} if key else {}), **(headers or {})}
@@ -45,7 +51,7 @@ def running_service(db_url: str, scanner, settings: Settings = TEST_SETTINGS):
     assert revoke_key(store.engine, "test-revoked") == 1
     try:
         with serve(create_app(settings, runtime), lifespan="on") as url:
-            yield Service(url, store, keys)
+            yield Service(url, store, runtime, keys)
     finally:
         runtime.close()
 

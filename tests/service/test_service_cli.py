@@ -50,28 +50,36 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_serve_finishes_in_flight_requests_on_sigterm(tmp_path):
-    url = f"sqlite:///{tmp_path / 'serve.db'}"
-    with open_store(url) as store:
-        store.upgrade()
-        _, key = create_key(store.engine, "t", "scan")
+def _serve(url: str, *args: str) -> tuple[subprocess.Popen, str]:
+    """`scanner serve` on a free port, ready; the caller stops it."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "SCANNER_DATABASE_URL": url}
-    proc = subprocess.Popen([sys.executable, "-m", "scanner.cli", "serve", "--port", str(port)], cwd=REPO, env=env,
-                            stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            try:
-                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+    proc = subprocess.Popen([sys.executable, "-m", "scanner.cli", "serve", "--port", str(port), *args], cwd=REPO,
+                            env=env, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 90
+    while True:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        try:
+            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.2)
 
+
+def _key(url: str) -> str:
+    with open_store(url) as store:
+        store.upgrade()
+        return create_key(store.engine, "t", "scan")[1]
+
+
+def test_serve_finishes_in_flight_requests_on_sigterm(tmp_path):
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    key = _key(url)
+    proc, base = _serve(url)
+    try:
         body = orjson.dumps({"listing_id": "SLOW-1", "merchant_id": "M-SLOW", "title": "Electric stun gun baton",
                              "description": "x " * 2000})
         started = threading.Event()
@@ -101,6 +109,34 @@ def test_serve_finishes_in_flight_requests_on_sigterm(tmp_path):
             httpx.get(base + "/healthz", timeout=1)
         with open_store(url) as store:     # the verdict of the in-flight request was committed
             assert store.history("SLOW-1")[-1]["decision"] == "block"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_commits_background_verdicts_on_sigterm(tmp_path):
+    """Verdicts still queued when the server is told to stop (the store is locked by another writer)
+    are committed before the workers exit."""
+    url = f"sqlite:///{tmp_path / 'bg.db'}"
+    key = _key(url)
+    proc, base = _serve(url, "--record", "background", "--workers", "2")
+    ids = [f"BG-{i}" for i in range(24)]
+    try:
+        blocker = sa.create_engine(url).connect()
+        blocker.exec_driver_sql("BEGIN IMMEDIATE")       # the recorders' commits wait for this lock
+        with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) as c:
+            for lid in ids:
+                r = c.post("/v1/scan", json={"listing_id": lid, "merchant_id": "M-BG", "title": "Pepper spray 60ml"})
+                assert r.status_code == 200, r.text
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(1.0)
+        assert proc.poll() is None                        # still committing what it queued
+        blocker.exec_driver_sql("ROLLBACK")
+        blocker.close()
+        assert proc.wait(60) in (0, -signal.SIGTERM)
+        with open_store(url) as store:
+            assert [lid for lid in ids if not store.history(lid)] == []
     finally:
         if proc.poll() is None:
             proc.kill()

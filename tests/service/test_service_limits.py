@@ -77,10 +77,13 @@ def test_unknown_route_and_method_are_json(service):
 
 
 def test_a_failing_store_is_503_not_500(shared_scanner, tmp_path):
-    import sqlalchemy as sa
-    from service_harness import running_service
+    import dataclasses
 
-    with running_service(f"sqlite:///{tmp_path / 'broken.db'}", shared_scanner) as svc:
+    import sqlalchemy as sa
+    from service_harness import TEST_SETTINGS, running_service
+
+    waiting = dataclasses.replace(TEST_SETTINGS, record="wait")     # the answer waits for the commit
+    with running_service(f"sqlite:///{tmp_path / 'broken.db'}", shared_scanner, waiting) as svc:
         with svc.store.engine.begin() as conn:            # the verdict tables are gone: recording fails
             conn.execute(sa.text("DROP TABLE findings"))
             conn.execute(sa.text("DROP TABLE verdicts"))

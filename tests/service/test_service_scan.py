@@ -58,6 +58,7 @@ def test_stored_certificates_decide_and_review_opens_a_flag(any_service):
         held = c.post("/v1/scan", json=listing, params={"as_of": AS_OF}).json()
         assert held["decision"] == listing["_expect"]["decision"] == "review"
         assert [f["rule"] for f in held["findings"]] == listing["_expect"]["rules"]
+        any_service.flush()
         flags = any_service.store.flags(listing["listing_id"])
         assert [f["rule"] for f in flags] == listing["_expect"]["rules"]
         assert c.delete(url).json()["deleted"] == len(certs)
