@@ -81,9 +81,12 @@ class Scanner:
     def _scan_batch(self, batch: list[Listing], by_merchant: dict[str, list[Certificate]],
                     as_of: dt.date) -> Iterator[Verdict]:
         probabilities = self._predict(batch)
+        docs = [self.documents(listing) for listing in batch]
+        terms = self._term_search(docs)
         for k, listing in enumerate(batch):
             row = None if probabilities is None else probabilities[k]
-            yield self._scan_one(listing, by_merchant.get(listing.merchant_id, []), as_of, probabilities=row)
+            yield self._scan_one(listing, by_merchant.get(listing.merchant_id, []), as_of, probabilities=row,
+                                 prepared=(docs[k], terms[k]))
 
     def _predict(self, listings: list[Listing]):
         """Each family's probability per listing (one matrix product per batch), or None."""
@@ -93,12 +96,13 @@ class Scanner:
         return self.classifiers.predict([listing_text(listing) for listing in listings])
 
     def _scan_one(self, listing: Listing, certificates: list[Certificate], as_of: dt.date,
-                  excepted: set[str] = frozenset(), probabilities=None) -> Verdict:
+                  excepted: set[str] = frozenset(), probabilities=None, prepared=None) -> Verdict:
+        """`prepared`: (documents, term search) when the batch computed them already."""
         if probabilities is None and self.classifiers is not None:
             probabilities = self._predict([listing])[0]
-        docs = self.documents(listing)
+        docs, terms = prepared if prepared is not None else (self.documents(listing), None)
         extra: list = []
-        signals = self.signals(listing, docs, extra)
+        signals = self.signals(listing, docs, extra, terms)
         if probabilities is not None:
             self._add_ml(listing, signals, probabilities)
         if self.medical is not None:
@@ -116,13 +120,14 @@ class Scanner:
         return [(name, normalise(value, html=name == "description")) for name, value in fields]
 
     def signals(self, listing: Listing, docs: list[tuple[str, Doc]] | None = None,
-                extra: list | None = None) -> ListingSignals:
+                extra: list | None = None, terms=None) -> ListingSignals:
         """Keyword, fuzzy and pattern signals of one listing, by rule. The medical identifier's
-        term matches (field, match) are appended to `extra` when it is given."""
+        term matches (field, match) are appended to `extra` when it is given. `terms`: this
+        listing's entry of `_term_search`, when a batch searched already."""
         if docs is None:
             docs = self.documents(listing)
         ls = ListingSignals(category=normal_path(listing.category or ""))
-        matches, fuzzy = self._term_matches(docs)
+        matches, fuzzy = terms if terms is not None else self._term_search([docs])[0]
         if extra is not None:
             extra.extend(x for x in matches if x[1].ref.kind == "extra")
         self._add_terms(ls, matches, fuzzy)
@@ -137,33 +142,19 @@ class Scanner:
                                                       p.name, p.name, p.value))
         return ls
 
-    def _term_matches(self, docs: list[tuple[str, Doc]]):
-        """Exact and fuzzy term matches as (field, match) pairs, offsets in the field's original.
+    def _term_search(self, batch: list[list[tuple[str, Doc]]]) -> list[tuple[list, list]]:
+        """Exact and fuzzy term matches per listing, as (field, match) pairs with offsets in the
+        field's original text.
 
-        One search over all fields joined by a separator no term contains: per-field overhead
-        dominated the cost of a listing. Spans are then located in their field's original text.
+        Each listing's fields are searched as one text, joined by a separator no term contains
+        (per-field overhead dominated the cost of a listing); the fuzzy stage looks at the words
+        of the whole batch at once (most are known clean; one set operation settles them).
         """
-        texts = [doc.text for _, doc in docs]
-        joined = FIELD_SEPARATOR.join(texts)
-        bounds, pos = [], 0
-        for text in texts:
-            bounds.append(pos)
-            pos += len(text) + len(FIELD_SEPARATOR)
-        whole = Doc(joined, joined)
-
-        def locate(match) -> tuple[str, object] | None:
-            i = bisect_right(bounds, match.start) - 1
-            base = bounds[i]
-            if match.end - base > len(texts[i]):
-                return None  # crosses a field boundary
-            name, doc = docs[i]
-            match.start, match.end = doc.span(match.start - base, match.end - base)
-            match.text = doc.original[match.start:match.end]
-            return name, match
-
-        exact = self.keywords.find(whole)
-        fuzzy = self.fuzzy.find(whole, [(m.start, m.end) for m in exact if m.ref.kind != "extra"])
-        return ([x for m in exact if (x := locate(m))], [x for f in fuzzy if (x := locate(f))])
+        joined = [_Joined(docs) for docs in batch]
+        exact = [self.keywords.find(j.whole) for j in joined]
+        fuzzy = self.fuzzy.find_many([j.whole for j in joined],
+                                     [[(m.start, m.end) for m in ms if m.ref.kind != "extra"] for ms in exact])
+        return [(j.locate(e), j.locate(f)) for j, e, f in zip(joined, exact, fuzzy)]
 
     def _add_ml(self, listing: Listing, signals: ListingSignals, probabilities) -> None:
         """Families whose probability reaches their review threshold, with the n-grams that
@@ -229,6 +220,37 @@ class Scanner:
             if not void(ref.rule, ref.group, name, f.start, f.end):
                 ls.by_rule[ref.rule].append(Signal(ref.rule, name, f.start, f.end, f.text, ref.weight,
                                                    "fuzzy", ref.term, ref.group))
+
+
+class _Joined:
+    """A listing's normalised fields joined into one searchable text, and the way back."""
+
+    __slots__ = ("bounds", "docs", "texts", "whole")
+
+    def __init__(self, docs: list[tuple[str, Doc]]):
+        self.docs = docs
+        self.texts = [doc.text for _, doc in docs]
+        text = FIELD_SEPARATOR.join(self.texts)
+        self.bounds, pos = [], 0
+        for t in self.texts:
+            self.bounds.append(pos)
+            pos += len(t) + len(FIELD_SEPARATOR)
+        self.whole = Doc(text, text)
+
+    def locate(self, matches: list) -> list[tuple[str, Any]]:
+        """(field, match) with the match's offsets moved into its field's original text; matches
+        that cross a field boundary are dropped."""
+        out = []
+        for match in matches:
+            i = bisect_right(self.bounds, match.start) - 1
+            base = self.bounds[i]
+            if match.end - base > len(self.texts[i]):
+                continue
+            name, doc = self.docs[i]
+            match.start, match.end = doc.span(match.start - base, match.end - base)
+            match.text = doc.original[match.start:match.end]
+            out.append((name, match))
+        return out
 
 
 def _field_value(listing: Listing, field: str) -> str | None:

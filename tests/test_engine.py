@@ -242,3 +242,20 @@ def test_leetspeak_with_symbols_and_measurements(scanner):
         assert expected in [e.text for f in v.findings for e in f.evidence], title
     # digits that are quantities or model numbers are never read as letters
     assert scanner.scan(listing("USB cable 5V 2A ISO9001 certified, 1080p, IPX7"), as_of=AS_OF).decision == "pass"
+
+
+def test_batches_give_the_verdicts_of_single_scans(scanner):
+    """scan_many searches a batch's words together; every verdict must equal the one-listing scan."""
+    import sys
+    from dataclasses import asdict
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from generate import generate
+    rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in generate(300, seed=11)]
+    rows += [listing(t) for t in ["Sildenafli citrate 100mg", "male enhancment pills", "brass knucles",
+                                  "crossbow 175lbs", "Crossbody bag women leather"]]
+    batched = list(scanner.scan_many(rows, as_of=AS_OF))
+    single = [scanner.scan(r, as_of=AS_OF) for r in rows]
+    assert [asdict(v) for v in batched] == [asdict(v) for v in single]
+    assert sum(v.decision != "pass" for v in single) >= 10
+    assert any(e.detector == "fuzzy" for v in single for f in v.findings for e in f.evidence)

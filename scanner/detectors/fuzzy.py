@@ -80,9 +80,9 @@ class FuzzyIndex:
         for choice in self.choices:
             self.choices_by_letter.setdefault(choice[0], []).append(choice)
         self.allow = allow
+        self._skip = set(allow)         # allow-listed words and words known to be clean
         self.min_cutoff = min((r.cutoff for rs in refs.values() for r in rs), default=100.0)
         self._cache: dict[str, tuple[str, float] | None] = {}
-        self._clean: set[str] = set()   # words known to be far from every term
 
     def _best(self, word: str) -> tuple[str, float] | None:
         try:
@@ -98,20 +98,31 @@ class FuzzyIndex:
             if hit is not None:
                 found = (hit[0], hit[1])
         if found is None:
-            if len(self._clean) < _CACHE_LIMIT:
-                self._clean.add(word)
+            if len(self._skip) < len(self.allow) + _CACHE_LIMIT:
+                self._skip.add(word)
         elif len(self._cache) < _CACHE_LIMIT:
             self._cache[word] = found
         return found
+
+    def _misspelt(self, words: set[str]) -> dict[str, tuple[str, float]]:
+        """The words that are close to a term's word: word -> (term word, score)."""
+        return {w: b for w in words - self._skip if len(w) >= self.min_length and (b := self._best(w)) is not None}
+
+    def find_many(self, docs: list[Doc], explained: list[list[tuple[int, int]]]) -> list[list[FuzzyMatch]]:
+        """`find` for a batch: one set operation over the words of all texts settles the known ones."""
+        misspelt = self._misspelt(set(letter_words("\x00".join(doc.text for doc in docs))))
+        if not misspelt:
+            return [[] for _ in docs]
+        return [self.find(doc, spans) if any(w in doc.text for w in misspelt) else []
+                for doc, spans in zip(docs, explained)]
 
     def find(self, doc: Doc, explained: list[tuple[int, int]]) -> list[FuzzyMatch]:
         """Fuzzy matches among the words of `doc` not covered by `explained` spans of `doc`."""
         out: list[FuzzyMatch] = []
         # set arithmetic first: most words were seen before and are known clean
         present = set(letter_words(doc.text))
-        words = present - self._clean - self.allow
-        hits = {w: b for w in words if len(w) >= self.min_length and (b := self._best(w)) is not None
-                and any(present.issuperset(r.words[:r.index] + r.words[r.index + 1:]) for r in self.refs[b[0]])}
+        hits = {w: b for w, b in self._misspelt(present).items()
+                if any(present.issuperset(r.words[:r.index] + r.words[r.index + 1:]) for r in self.refs[b[0]])}
         if not hits:
             return out
         tokens = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(doc.text)]
