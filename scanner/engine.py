@@ -151,7 +151,7 @@ class Scanner:
         of the whole batch at once (most are known clean; one set operation settles them).
         """
         joined = [_Joined(docs) for docs in batch]
-        exact = [self.keywords.find(j.whole) for j in joined]
+        exact = self.keywords.find_many([j.whole for j in joined])
         fuzzy = self.fuzzy.find_many([j.whole for j in joined],
                                      [[(m.start, m.end) for m in ms if m.ref.kind != "extra"] for ms in exact])
         return [(j.locate(e), j.locate(f)) for j, e, f in zip(joined, exact, fuzzy)]

@@ -259,3 +259,17 @@ def test_batches_give_the_verdicts_of_single_scans(scanner):
     assert [asdict(v) for v in batched] == [asdict(v) for v in single]
     assert sum(v.decision != "pass" for v in single) >= 10
     assert any(e.detector == "fuzzy" for v in single for f in v.findings for e in f.evidence)
+
+
+def test_keyword_batches_find_what_single_texts_give(scanner):
+    from scanner.text import Doc
+    texts = ["S.i.l.d.e.n.a.f.i.l 50mg", "v1agra and cr0ssb0w", "plain kitchen towel", "电子烟油 10ml",
+             "нож-бабочка", "", "e-juice\x00vape", "ISO9001 60x40x35 cm", "s i l d e n a f i l citrate"]
+    docs = [Doc(t, t) for t in texts]
+    key = lambda ms: [(m.ref.rule, m.ref.term, m.start, m.end, m.obfuscated) for m in ms]  # noqa: E731
+    batched = scanner.keywords.find_many(docs)
+    assert [key(ms) for ms in batched] == [key(scanner.keywords.find(d)) for d in docs]
+    assert sum(map(len, batched)) >= 6
+    ascii_only = [d for d in docs if d.text.isascii()]
+    assert [key(ms) for ms in scanner.keywords.find_many(ascii_only)] == \
+        [key(scanner.keywords.find(d)) for d in ascii_only]

@@ -10,15 +10,17 @@ before them (inflection and compounds follow), CJK, Thai and Arabic ones none.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import ahocorasick
 
 from scanner.rulesets import Rulesets, Terms
-from scanner.text import Doc, joined_view, leet_reading, normalise_term, skeleton
+from scanner.text import Doc, has_split_letters, joined_view, leet_reading, normalise_term, skeleton
 
 BOUNDARY_BY_LANGUAGE = {"zh": "none", "ja": "none", "ko": "none", "th": "none", "ar": "none",
                         "ru": "prefix", "tr": "prefix", "de": "prefix"}
+BATCH_SEPARATOR = "\x00"  # between texts searched together: no term holds it, and it is no letter
 PREFIX_MIN_LENGTH = 6  # a shorter stem would match too many unrelated words ("muşta" in "mustard")
 _JOINERS = re.compile(r"[\s\-]+")
 
@@ -142,16 +144,48 @@ class KeywordIndex:
     def find(self, doc: Doc) -> list[Match]:
         matches: list[Match] = []
         seen: set[tuple] = set()
+        self._collect(doc, doc, self._scan(doc.text), matches, seen)
         joined = joined_view(doc)
-        for view in (doc,) if joined is None else (doc, joined):
-            for start, end, ref, leet in self._scan(view.text):
-                ostart, oend = view.span(start, end)
-                key = (ref, ostart, oend)
-                if key in seen:
-                    continue
-                seen.add(key)
-                matches.append(Match(ref, ostart, oend, doc.original[ostart:oend], leet or view is not doc))
+        if joined is not None:
+            self._collect(doc, joined, self._scan(joined.text), matches, seen)
         return matches
+
+    def find_many(self, docs: list[Doc]) -> list[list[Match]]:
+        """`find` for a batch of texts whose map is the identity (a listing's joined fields):
+        one skeleton, one automaton pass and one split-letter check for all of them."""
+        if any(doc.segments is not None or doc.starts is not None for doc in docs):
+            return [self.find(doc) for doc in docs]
+        text = BATCH_SEPARATOR.join(doc.text for doc in docs)
+        bases, pos = [], 0
+        for doc in docs:
+            bases.append(pos)
+            pos += len(doc.text) + len(BATCH_SEPARATOR)
+        found: list[list[tuple]] = [[] for _ in docs]
+        for start, end, ref, leet in self._scan(text):
+            i = bisect_right(bases, start) - 1
+            found[i].append((start - bases[i], end - bases[i], ref, leet))
+        out = []
+        split = not text.isascii() or has_split_letters(text)  # else each text is checked on its own
+        for doc, hits in zip(docs, found):
+            matches: list[Match] = []
+            seen: set[tuple] = set()
+            self._collect(doc, doc, hits, matches, seen)
+            joined = joined_view(doc) if split else None
+            if joined is not None:
+                self._collect(doc, joined, self._scan(joined.text), matches, seen)
+            out.append(matches)
+        return out
+
+    @staticmethod
+    def _collect(doc: Doc, view: Doc, hits, matches: list[Match], seen: set[tuple]) -> None:
+        """Matches of `hits` in `view` (a view of `doc`), once per rule term and original span."""
+        for start, end, ref, leet in hits:
+            ostart, oend = view.span(start, end)
+            key = (ref, ostart, oend)
+            if key in seen:
+                continue
+            seen.add(key)
+            matches.append(Match(ref, ostart, oend, doc.original[ostart:oend], leet or view is not doc))
 
 
 def _word_char(c: str) -> bool:
