@@ -1,8 +1,10 @@
 """The medical stage's cost per listing, with FDA's full product-code table loaded.
 
 Prints µs/listing for plainly non-medical listings (the common case), for device listings
-(identification + FDA matching + certificate checks), and for a realistic mix; then the
-whole pipeline (Scanner.scan) with and without the medical stage, in the same process.
+(identification + FDA matching + certificate checks), and for a realistic mix — the stage as
+the engine runs it: the identifier's terms are found by the engine's one keyword pass, so the
+stage proper starts from those matches — then the whole pipeline (Scanner.scan, no ML) with
+and without the medical stage, in the same process.
 Listings are generated here: no dev-set or evaluation listings are used.
 
     .venv/bin/python bench/bench_medical.py [--n 5000]
@@ -98,35 +100,40 @@ def main() -> None:
     for c in certs:
         by_merchant.setdefault(c["merchant_id"], []).append(c)
 
-    def run(data):
-        listing = parse_listing(data)
-        return assessor.assess(listing, by_merchant.get(listing.merchant_id, []), as_of)
+    from scanner.engine import Scanner
+    scanner = Scanner(rulesets, medical=assessor)           # the pipeline without ML
+    bare = Scanner(rulesets, medical=None)
 
-    plain = make_listings(args.n, 0.0)
-    devices = make_listings(max(args.n // 5, 200), 1.0, seed=8)
-    mix = make_listings(args.n, 0.05, seed=9)
-    for data in plain[:200] + devices[:50]:
-        run(data)  # warm caches
-    parsed_plain = [parse_listing(d) for d in plain]
-    report("medical stage, non-medical listings (assess only)",
-           timed(lambda lst: assessor.assess(lst, [], as_of), parsed_plain))
+    def prepared(data):
+        """(listing, documents, the identifier's terms as the engine's keyword pass found them)."""
+        listing = parse_listing(data)
+        docs = scanner.documents(listing)
+        extra: list = []
+        scanner.signals(listing, docs, extra)
+        return listing, dict(docs), [(name, m.start, m.end, *m.ref.group, m.obfuscated) for name, m in extra]
+
+    def run(item, certificates=True):
+        listing, docs, found = item
+        certs = by_merchant.get(listing.merchant_id, []) if certificates else []
+        return assessor.assess(listing, certs, as_of, docs, found)
+
+    plain = [prepared(d) for d in make_listings(args.n, 0.0)]
+    devices = [prepared(d) for d in make_listings(max(args.n // 5, 200), 1.0, seed=8)]
+    mix_rows = make_listings(args.n, 0.05, seed=9)
+    mix = [prepared(d) for d in mix_rows]
+    for item in plain[:200] + devices[:50]:
+        run(item)  # warm caches
+    report("medical stage, non-medical listings (assess only)", timed(lambda i: run(i, False), plain))
     report("medical stage, device listings (+certificates)", timed(run, devices))
     report("medical stage, mix with 5 % devices", timed(run, mix))
 
-    try:
-        from scanner.engine import Scanner
-        scanner = Scanner.load()
-    except Exception as exc:  # noqa: BLE001 -- the core is another area's: report, do not fail the bench
-        print(f"whole pipeline: skipped ({type(exc).__name__}: {exc})")
-        return
-    sample = mix[: min(len(mix), 2000)]
+    sample = mix_rows[: min(len(mix_rows), 2000)]
 
-    def pipeline(medical):
-        scanner.medical = medical
-        return timed(lambda d: scanner.scan(d, by_merchant.get(d["merchant_id"], []), as_of), sample)
+    def pipeline(engine):
+        return timed(lambda d: engine.scan(d, by_merchant.get(d["merchant_id"], []), as_of), sample)
 
-    pipeline(assessor), pipeline(None)                      # warm both paths
-    with_medical, without = pipeline(assessor), pipeline(None)
+    pipeline(scanner), pipeline(bare)                      # warm both paths
+    with_medical, without = pipeline(scanner), pipeline(bare)
     report("whole pipeline (Scanner.scan) with medical stage", with_medical)
     report("whole pipeline (Scanner.scan) without medical stage", without)
     share = (statistics.fmean(with_medical) - statistics.fmean(without)) / statistics.fmean(with_medical)
