@@ -103,12 +103,13 @@ class KeywordIndex:
         automaton.make_automaton()
         return automaton
 
-    def _scan(self, text: str):
-        """(start, end, ref, leet) of every term in `text`, spelt plainly or in leetspeak."""
+    def _scan(self, text: str, other: bool = True):
+        """(start, end, ref, leet) of every term in `text`, spelt plainly or in leetspeak
+        (`other=False`: only the terms spelt in ASCII)."""
         skel = skeleton(text)
         if self.ascii is not None:
             yield from self._scan_with(self.ascii, skel, text)
-        if self.other is not None and not text.isascii():
+        if other and self.other is not None and not text.isascii():
             yield from self._scan_with(self.other, skel, text)
 
     @staticmethod
@@ -161,9 +162,13 @@ class KeywordIndex:
             bases.append(pos)
             pos += len(doc.text) + len(BATCH_SEPARATOR)
         found: list[list[tuple]] = [[] for _ in docs]
-        for start, end, ref, leet in self._scan(text):
+        for start, end, ref, leet in self._scan(text, other=False):
             i = bisect_right(bases, start) - 1
             found[i].append((start - bases[i], end - bases[i], ref, leet))
+        if self.other is not None:  # the larger alphabet's automaton only where it can match
+            for i, doc in enumerate(docs):
+                if not doc.text.isascii():
+                    found[i] += self._scan_with(self.other, skeleton(doc.text), doc.text)
         out = []
         split = not text.isascii() or has_split_letters(text)  # else each text is checked on its own
         for doc, hits in zip(docs, found):
