@@ -110,9 +110,12 @@ def server_cpu(proc: subprocess.Popen) -> float:
 def drive_wrk(url: str, key: str, bodies_file: Path, prefix: str, concurrency: int,
               seconds: float) -> tuple[float, float, float, int, int]:
     """One wrk run; returns (p50 ms, p99 ms, req/s, requests, errors)."""
-    cmd = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "30s",
+    cmd = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "30s",
            "-s", str(ROOT / "bench" / "bench_service.lua"), url + "/v1/scan", "--", str(bodies_file), prefix, key]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+    out = done.stdout
     r = json.loads(out.strip().splitlines()[-1])
     rps = r["requests"] / (r["duration_us"] / 1e6)
     return r["p50_us"] / 1e3, r["p99_us"] / 1e3, rps, r["requests"], r["status_errors"] + r["socket_errors"]

@@ -29,9 +29,11 @@ class QueueFull(Exception):
 
 
 class Recorder:
-    def __init__(self, store: Store, max_pending: int = 10_000, retry: bool = False, max_batch: int = MAX_BATCH):
+    def __init__(self, store: Store, max_pending: int = 10_000, retry: bool = False, linger: float = 0.0,
+                 max_batch: int = MAX_BATCH):
         self.store = store
         self.max_pending, self.retry, self.max_batch = max_pending, retry, max_batch
+        self.linger = linger      # seconds to gather more verdicts into a commit (when nobody waits for it)
         self.failures = 0
         self._pending = 0                      # verdicts submitted and not yet committed
         self._lock = threading.Lock()
@@ -83,9 +85,11 @@ class Recorder:
                 break
             batch = [first]
             n = len(first[0])
-            while n < self.max_batch:
+            deadline = time.monotonic() + self.linger
+            while n < self.max_batch and batch[-1][0]:      # a flush barrier (no items) commits at once
+                left = deadline - time.monotonic()
                 try:
-                    nxt = self._queue.get_nowait()
+                    nxt = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is _STOP:

@@ -98,8 +98,9 @@ class Runtime:
         self.versions = (self.scanner.ruleset_version, self.scanner.model_version)
         self.executor = ThreadPoolExecutor(settings.scan_threads, thread_name_prefix="scan")
         self.limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
+        background = settings.record == "background"
         self.recorder = None if settings.record == "off" else Recorder(
-            self.store, settings.record_queue, retry=settings.record == "background")
+            self.store, settings.record_queue, retry=background, linger=settings.record_linger if background else 0)
         self._keys = TTLCache(settings.cache_seconds)
         self._certs = TTLCache(settings.cache_seconds)
         self._holders = TTLCache(settings.cache_seconds)

@@ -56,6 +56,7 @@ class Settings:
     cache_seconds: float = 5.0               # SCANNER_CACHE_SECONDS: keys, certificates, exceptions
     record: str = "background"               # SCANNER_RECORD: background | wait | off (README in this package)
     record_queue: int = 10_000               # SCANNER_RECORD_QUEUE: verdicts waiting for the store -> else 503
+    record_linger: float = 0.005             # seconds (SCANNER_RECORD_LINGER_MS in ms): background commits gather
     scan_threads: int = 2                    # SCANNER_SCAN_THREADS: scans and store calls off the event loop
     scan_batch: int = 64                     # SCANNER_SCAN_BATCH: most single scans scanned together
     batch_wait: float = 0.0                  # seconds (SCANNER_BATCH_WAIT_MS in ms): an idle scanner's wait for more
@@ -85,6 +86,7 @@ class Settings:
             cache_seconds=_float("SCANNER_CACHE_SECONDS", cls.cache_seconds),
             record=record,
             record_queue=env_int("SCANNER_RECORD_QUEUE", cls.record_queue, 1),
+            record_linger=_float("SCANNER_RECORD_LINGER_MS", cls.record_linger * 1000) / 1000,
             scan_threads=env_int("SCANNER_SCAN_THREADS", cls.scan_threads, 1),
             scan_batch=env_int("SCANNER_SCAN_BATCH", cls.scan_batch, 1),
             batch_wait=_float("SCANNER_BATCH_WAIT_MS", cls.batch_wait * 1000) / 1000,
