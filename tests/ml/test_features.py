@@ -133,3 +133,16 @@ def test_random_text_matches(texts):
 @given(st.lists(st.text(alphabet=st.sampled_from(list("ab 電é🚀_\t\n\u00a0\u3000.-")), max_size=60), min_size=1, max_size=8))
 def test_random_text_of_few_characters_matches(texts):
     assert_same(texts)
+
+
+def test_batches_past_int32_keys_match():
+    """Over 1,023 rows the sort keys no longer fit 32 bits (training featurises 2,048 at a time)."""
+    texts = [f"{TEXTS[i % len(TEXTS)]} row {i} {MULTILINGUAL[i % 5][:40]}" for i in range(1100)]
+    assert_same(texts)
+
+
+def test_empty_batch_and_empty_texts():
+    hasher = BatchHasher(P)
+    assert hasher.transform([]).shape == (0, P.n_features)
+    assert hasher.transform(["", "", ""]).nnz == 0
+    assert hasher.dot(["", "x"], np.ones((P.n_features, 2))).tolist() == [[0.0, 0.0], [0.0, 0.0]]
