@@ -290,6 +290,12 @@ def _slot_keys(n: int, shift: int, n_char: int, dtype: np.dtype) -> np.ndarray:
 
 
 class BatchHasher:
+    """The features of a batch of texts: `transform` gives the sparse matrix (training, tests),
+    `dot` its product with the models' stacked weights (prediction).
+
+    Every n-gram becomes one integer key (row, column, sign); one sort of the keys groups
+    repeated n-grams into each row's signed counts, from which come the block norms."""
+
     def __init__(self, params: FeatureParams = FeatureParams()):
         for bits in (params.char_bits, params.word_bits):
             if not 1 <= bits <= 30:
@@ -468,6 +474,8 @@ class BatchHasher:
         """transform(texts) @ weights, without normalising every cell: each slot's (row and
         block's) product with the raw counts is divided by the slot's norm."""
         n = len(texts)
+        if n == 0:
+            return np.zeros((0, weights.shape[1]))
         counts, cols, bounds, norms = self._counts(texts)
         if n <= _FEW_ROWS:  # scipy's checks of a new matrix cost more than this product
             g = weights.take(cols, axis=0)

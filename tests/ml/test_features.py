@@ -146,3 +146,4 @@ def test_empty_batch_and_empty_texts():
     assert hasher.transform([]).shape == (0, P.n_features)
     assert hasher.transform(["", "", ""]).nnz == 0
     assert hasher.dot(["", "x"], np.ones((P.n_features, 2))).tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    assert hasher.dot([], np.ones((P.n_features, 2))).shape == (0, 2)
