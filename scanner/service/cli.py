@@ -79,6 +79,8 @@ def cmd_keys_list(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
+    from scanner.service import workers
+
     for env, value in (("SCANNER_DATABASE_URL", args.database), ("SCANNER_RULESETS", args.rulesets),
                        ("SCANNER_MODELS", args.models), ("SCANNER_RECORD", args.record)):
         if value:
@@ -94,11 +96,15 @@ def cmd_serve(args) -> int:
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="scanner-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    print(f"serving on http://{args.host}:{args.port} (docs: /docs, metrics: /metrics)", file=sys.stderr)
+    print(f"serving on http://{args.host}:{args.port} with {args.workers} worker(s) "
+          f"(docs: /docs, metrics: /metrics)", file=sys.stderr)
+    options = {"log_level": args.log_level, "access_log": args.access_log, "server_header": False,
+               "timeout_graceful_shutdown": args.graceful_timeout}
     try:
-        uvicorn.run("scanner.service.app:create_app", factory=True, host=args.host, port=args.port,
-                    workers=args.workers, log_level=args.log_level, access_log=args.access_log,
-                    timeout_graceful_shutdown=args.graceful_timeout, server_header=False)
+        if args.workers > 1 and workers.SUPPORTED:
+            # each worker stops within the graceful timeout plus the final commit of queued verdicts
+            return workers.serve(args.host, args.port, args.workers, options, args.graceful_timeout + 90)
+        uvicorn.run(workers.APP, factory=True, host=args.host, port=args.port, workers=args.workers, **options)
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
