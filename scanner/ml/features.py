@@ -310,6 +310,7 @@ class BatchHasher:
         # (row, offset back from a NUL) of every char n-gram that holds the NUL
         self._nul_rows = np.repeat(np.arange(len(self.sizes)), self.sizes)
         self._nul_back = np.concatenate([np.arange(n) for n in self.sizes.tolist()])
+        _bmp_flags()  # built now rather than in the first listing's time
 
     def _hashes(self, j: _Joined) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(char, word, word rows, word starts, word ends): the hash of the char n-gram of each
