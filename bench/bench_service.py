@@ -94,6 +94,24 @@ async def drive(url: str, key: str, bodies: list[bytes], concurrency: int) -> tu
     return latencies, elapsed, errors
 
 
+def wait_listening(proc: subprocess.Popen, port: int, workers: int, timeout: float = 120) -> None:
+    """Until every worker listens: with a socket per worker, one that is still loading gets no
+    connections, and a closed-loop client keeps the connections it opened first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listening = 0
+        for p in [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]:
+            try:
+                listening += any(c.status == psutil.CONN_LISTEN and c.laddr.port == port
+                                 for c in p.net_connections("tcp"))
+            except psutil.Error:
+                pass
+        if listening >= workers:
+            return
+        time.sleep(0.2)
+    raise SystemExit("the workers did not all start listening")
+
+
 def server_cpu(proc: subprocess.Popen) -> float:
     """CPU seconds used so far by the server and its worker processes."""
     total = 0.0
@@ -112,7 +130,7 @@ def drive_wrk(url: str, key: str, bodies_file: Path, prefix: str, concurrency: i
     """One wrk run; returns (p50 ms, p99 ms, req/s, requests, errors)."""
     cmd = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "30s",
            "-s", str(ROOT / "bench" / "bench_service.lua"), url + "/v1/scan", "--", str(bodies_file), prefix, key]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
     out = done.stdout
@@ -181,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         proc = start_server(db_url, port, args.workers, args.record)
         try:
             info = wait_ready(url, proc)
+            wait_listening(proc, port, args.workers)
             load = (f"wrk, 1 thread, {args.seconds:g} s per level" if client == "wrk"
                     else f"Python aiohttp client, {args.requests} requests per level")
             print(f"server: {args.workers} worker(s), record={args.record}, rulesets {info['rulesets']}, "

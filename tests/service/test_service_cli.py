@@ -11,6 +11,7 @@ import time
 
 import httpx
 import orjson
+import psutil
 import pytest
 import sqlalchemy as sa
 from service_harness import REPO
@@ -141,3 +142,65 @@ def test_serve_commits_background_verdicts_on_sigterm(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _listening(proc: psutil.Process, port: int) -> bool:
+    return any(k.status == psutil.CONN_LISTEN and k.laddr.port == port for k in proc.net_connections("tcp"))
+
+
+def test_serve_spreads_connections_and_replaces_a_dead_worker(tmp_path):
+    url = f"sqlite:///{tmp_path / 'workers.db'}"
+    key = _key(url)
+    proc, base = _serve(url, "--workers", "2")
+    try:
+        parent = psutil.Process(proc.pid)
+
+        def workers():
+            out = []
+            for p in parent.children():
+                try:
+                    if "spawn_main" in " ".join(p.cmdline()) and p.status() != psutil.STATUS_ZOMBIE:
+                        out.append(p)
+                except psutil.Error:       # a killed worker not yet reaped by the supervisor
+                    pass
+            return out
+
+        first = workers()
+        assert len(first) == 2
+        port = int(base.rsplit(":", 1)[1])
+        deadline = time.monotonic() + 90
+        while not all(_listening(w, port) for w in first):     # both have loaded the scanner
+            assert time.monotonic() < deadline, "a worker did not start listening"
+            time.sleep(0.2)
+        # a burst of 24 connections (as a load balancer or wrk opens them): each worker takes some,
+        # where with one shared socket the first worker awake accepted them all
+        burst = [socket.create_connection(("127.0.0.1", port)) for _ in range(24)]
+        time.sleep(0.5)
+        holders = {w.pid: sum(1 for k in w.net_connections("tcp") if k.laddr.port == port and k.raddr)
+                   for w in first}
+        assert sum(holders.values()) == 24 and min(holders.values()) >= 4, holders
+        for conn in burst:
+            conn.close()
+        first[0].kill()
+        deadline = time.monotonic() + 90
+        while {w.pid for w in workers()} & {first[0].pid} or len(workers()) < 2:
+            assert time.monotonic() < deadline, "the dead worker was not replaced"
+            time.sleep(0.2)
+        with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) as c:
+            r = c.post("/v1/scan", json={"listing_id": "W-1", "merchant_id": "M-W", "title": "Ceramic mug"})
+            assert r.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+
+
+def test_serve_refuses_a_port_in_use(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        env = {**os.environ, "SCANNER_DATABASE_URL": f"sqlite:///{tmp_path / 'busy.db'}"}
+        done = subprocess.run([sys.executable, "-m", "scanner.cli", "serve", "--port", str(port)],
+                              check=False, cwd=REPO,
+                              env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "cannot listen" in done.stdout + done.stderr
