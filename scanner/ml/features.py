@@ -428,10 +428,11 @@ class BatchHasher:
         self._key(w_hash, self.n_word, self.n_char, w_row_key, key[ch.size:])
         return key
 
-    def _counts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(counts, cols, bounds, norms): the signed count of every distinct (row, col), sorted,
-        and per slot (row r's char block is slot 2r, its word block 2r+1) where it starts in
-        the cells (bounds, 2 n + 1 values) and its l2 norm (1 when empty)."""
+    def _counts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(counts, cols, bounds, norms, dups): the signed count of every distinct (row, col),
+        sorted; per slot (row r's char block is slot 2r, its word block 2r+1) where it starts in
+        the cells (bounds, 2 n + 1 values) and its l2 norm (1 when empty); the cells that
+        repeat the one before with count 0."""
         n = len(texts)
         key = self._keys(texts)
         key.sort()
@@ -445,26 +446,30 @@ class BatchHasher:
         np.subtract(first[1:], first[:-1], out=counts[:-1])
         counts[-1] = len(key) - first[-1]
         counts *= _SIGN.take(group & 1)
-        both = (cell[1:] == cell[:-1]).nonzero()[0]
-        if len(both):  # distinct n-grams of one column with both signs
-            counts[both] += counts[both + 1]
-            keep = np.ones(len(cell), dtype=bool)
-            keep[both + 1] = False
-            cell, counts = cell[keep], counts[keep]
         bounds = cell.searchsorted(_slot_keys(n, self.shift, self.n_char, cell.dtype))
-        end = bounds[-1]
-        cols = cell[:end] & ((1 << self.shift) - 1)
-        counts = counts[:end]
+        cell, counts = cell[:bounds[-1]], counts[:bounds[-1]]
+        cols = cell & ((1 << self.shift) - 1)
+        # distinct n-grams of one cell with both signs: the second's count moves to the first
+        # and it stays as a zero (the product does not mind; cells() drops it)
+        dups = (cell[1:] == cell[:-1]).nonzero()[0] + 1
+        if len(dups):
+            counts[dups - 1] += counts[dups]
+            counts[dups] = 0.0
         filled = (bounds[1:] > bounds[:-1]).nonzero()[0]
         norms = np.ones(2 * n)
         if len(filled):
             norms[filled] = np.sqrt(np.add.reduceat(counts * counts, bounds[filled]))
-        return counts, cols, bounds, norms
+        return counts, cols, bounds, norms, dups
 
     def cells(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(cols, data, indptr) of the normalised feature matrix in CSR layout (rows in order)."""
-        counts, cols, bounds, norms = self._counts(texts)
-        return cols, counts / np.repeat(norms, np.diff(bounds)), bounds[0::2]
+        counts, cols, bounds, norms, dups = self._counts(texts)
+        data = counts / np.repeat(norms, np.diff(bounds))
+        if len(dups):
+            keep = np.ones(len(cols), dtype=bool)
+            keep[dups] = False
+            cols, data, bounds = cols[keep], data[keep], bounds - np.searchsorted(dups, bounds)
+        return cols, data, bounds[0::2]
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         """The same matrix as reference_features(params).transform(texts)."""
@@ -477,7 +482,7 @@ class BatchHasher:
         n = len(texts)
         if n == 0:
             return np.zeros((0, weights.shape[1]))
-        counts, cols, bounds, norms = self._counts(texts)
+        counts, cols, bounds, norms, _ = self._counts(texts)
         if n <= _FEW_ROWS:  # scipy's checks of a new matrix cost more than this product
             g = weights.take(cols, axis=0)
             raw = np.array([counts[a:b] @ g[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())])
