@@ -77,7 +77,7 @@ def _flag(ch: str) -> int:
 
 @functools.cache
 def _bmp_flags() -> np.ndarray:
-    """_flag of every code point below 0x10000 (built once, ~30 ms)."""
+    """_flag of every code point below 0x10000 (built once, ~6 ms)."""
     return np.array([_flag(chr(c)) for c in range(0x10000)], dtype=np.uint8)
 
 
