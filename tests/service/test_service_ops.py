@@ -40,6 +40,7 @@ def test_metrics_count_routes_verdicts_rules_and_stages(service):
     assert _value(after, decision) == _value(before, decision) + 1
     rule = v["findings"][0]["rule"]
     assert _value(after, f'scanner_findings_total{{rule="{rule}"}}') >= 1
-    for stage in ("auth", "scan", "record", "record_commit"):
+    for stage in ("auth", "scan", "record_commit"):     # "record" (waiting for the commit): record=wait only
         assert _value(after, f'scanner_stage_seconds_count{{stage="{stage}"}}') >= 1, stage
+    assert _value(after, "scanner_scan_batch_size_count") > _value(before, "scanner_scan_batch_size_count")
     assert 'scanner_http_requests_total{method="POST",route="/v1/scan",status="200"}' in after
