@@ -123,6 +123,8 @@ class KeywordIndex:
             for key, refs in spellings:
                 if written == key:
                     leet = False
+                elif written.isalpha():  # no digit or symbol: not leetspeak (most candidates end here)
+                    continue
                 elif leet_reading(text, start, key):
                     leet = True
                 else:

@@ -209,6 +209,20 @@ class Identifier:
         return hit
 
     # -- identification ------------------------------------------------------------------
+    def _search(self, fname: str, doc: Doc, hits: dict, unless: set[str]) -> None:
+        """This identifier's own search of one field (the title's leetspeak and split letters too)."""
+        seen = set()
+        for view in [doc] + (variants(doc) if fname == "title" else []):
+            for start, end, kind, type_id in self.scan(view.text):
+                key = (kind, type_id, view.span(start, end))
+                if key in seen:
+                    continue
+                seen.add(key)
+                if kind == "unless":
+                    unless.add(type_id)
+                else:
+                    hits.setdefault(kind, []).append((fname, view, start, end, kind, type_id))
+
     def identify(self, listing: Listing, docs: dict[str, Doc] | None = None,
                  found: list[tuple[str, int, int, str, str | None, bool]] | None = None) -> Identification:
         """What device the listing is, if any. `found` are this identifier's `terms` already located
@@ -234,18 +248,8 @@ class Identifier:
             doc = (docs or {}).get(fname) or normalise(value, html=(fname == "description"))
             if fname == "title":
                 title_doc = doc
-            views = [] if found is not None else [doc] + (variants(doc) if fname == "title" else [])
-            seen = set()
-            for view in views:
-                for start, end, kind, type_id in self.scan(view.text):
-                    key = (kind, type_id, view.span(start, end))
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    if kind == "unless":
-                        unless.add(type_id)
-                    else:
-                        hits.setdefault(kind, []).append((fname, view, start, end, kind, type_id))
+            if found is None:
+                self._search(fname, doc, hits, unless)
             if "械" in doc.text:
                 for start, end, parsed in find_numbers(doc.text):
                     s, e, quote = doc.quote(start, end)
