@@ -56,3 +56,12 @@ def insert(conn: sa.Connection, table: sa.Table):
     else:
         raise RuntimeError(f"unsupported database dialect {conn.dialect.name!r}: use SQLite or PostgreSQL")
     return ins(table)
+
+
+def in_list(conn: sa.Connection, sql: str, values: list, params: tuple = ()):
+    """Run `sql` whose last placeholder `{in}` takes `values` as an IN (...) list, straight on the
+    driver: SQLAlchemy's expanding parameters cost about 1 µs per value, which an unchanged
+    sweep of a million listings pays twice. Values go only into placeholders, never the text."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return conn.exec_driver_sql(sql.replace("{in}", ", ".join([mark] * len(values))).replace("{p}", mark),
+                                (*params, *values))

@@ -25,12 +25,9 @@ def _digest(data: bytes) -> str:
 
 def canonical_listing(data: dict[str, Any]) -> bytes:
     """The contract fields of a raw listing dict (or a model_dump), empty values dropped."""
-    kept = {}
-    for k in LISTING_FIELDS:
-        v = data.get(k)
-        # empty lists and mappings say nothing; an empty string (a blank title) does
-        if v is not None and (v or not isinstance(v, (list, dict))):
-            kept[k] = v
+    # empty lists and mappings say nothing; an empty string (a blank title) does
+    kept = {k: v for k in LISTING_FIELDS
+            if (v := data.get(k)) is not None and (v or not isinstance(v, (list, dict)))}
     return orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)
 
 

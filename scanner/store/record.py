@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from scanner.listing import Listing, Verdict
 from scanner.store import keys
-from scanner.store.db import insert
+from scanner.store.db import in_list, insert
 from scanner.store.exceptions import EXCEPTED
 from scanner.store.models import FindingRow, ListingRow, PenaltyCharge, ReviewFlag, VerdictRow
 
@@ -232,5 +232,8 @@ def _excepted_by(v: Verdict, f) -> int | None:
 
 def touch(conn: sa.Connection, listing_ids: list[str], now: dt.datetime) -> None:
     """Mark unchanged (skipped) listings as seen."""
+    sql = f"UPDATE {L.name} SET last_seen = {{p}} WHERE listing_id IN ({{in}})"
+    to_db = L.c.last_seen.type.bind_processor(conn.dialect)  # the driver gets what SQLAlchemy would send
+    seen = to_db(now) if to_db else now
     for part in _chunks(sorted(listing_ids)):
-        conn.execute(L.update().where(L.c.listing_id.in_(part)).values(last_seen=now))
+        in_list(conn, sql, part, (seen,))

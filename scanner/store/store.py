@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from scanner.listing import Certificate, Listing, Verdict, parse_certificate
 from scanner.store import keys
-from scanner.store.db import database_url, insert, make_engine
+from scanner.store.db import database_url, in_list, insert, make_engine
 from scanner.store.exceptions import ActiveException
 from scanner.store.models import (
     CacheEntry,
@@ -252,13 +252,10 @@ class Store:
         t = T["listings"]
         ids = sorted(set(listing_ids))
         out: dict[str, tuple[str, str | None]] = {}
-        # one statement, compiled once: an expanding parameter instead of 500 literals per query
-        query = sa.select(t.c.listing_id, t.c.scan_key, t.c.decision).where(
-            t.c.listing_id.in_(sa.bindparam("ids", expanding=True)))
+        sql = f"SELECT listing_id, scan_key, decision FROM {t.name} WHERE listing_id IN ({{in}})"
         with self.reader.connect() as conn:
             for i in range(0, len(ids), 500):
-                out.update((lid, (key, decision))
-                           for lid, key, decision in conn.execute(query, {"ids": ids[i:i + 500]}).all())
+                out.update((lid, (key, decision)) for lid, key, decision in in_list(conn, sql, ids[i:i + 500]))
         return out
 
     def update_scan_keys(self, scan_keys: dict[str, str]) -> None:

@@ -192,3 +192,24 @@ def test_active_exceptions_by_date_and_revocation(store):
     assert store.active_exceptions("M-1", dt.date(2022, 2, 1)) == []
     with pytest.raises(StoreError, match="author"):
         store.add_exception(RULE_A, "M-1", "why", "", dt.date(2022, 3, 1))
+
+
+def test_scan_state_and_touch_through_the_driver(store):
+    """scan_state and touch build their IN lists for the driver: keys come back, last_seen moves."""
+    import sqlalchemy as sa
+
+    from scanner.store.models import ListingRow
+    from scanner.store.record import touch
+    ids = [f"L-{i}" for i in range(1203)]            # more than one IN chunk
+    for lid in ids[:3]:
+        store.record_verdict(listing(lid), verdict(lid), listing_fingerprint(listing(lid)))
+    state = store.scan_state(ids + ["L-1' OR '1'='1"])  # a hostile id is only ever a parameter
+    assert set(state) == set(ids[:3]) and all(decision == "pass" for _, decision in state.values())
+    later = dt.datetime(2031, 5, 6, 7, 8, 9)
+    with store.engine.begin() as conn:
+        touch(conn, ids[:2] + ["L-missing"], later)
+    t = ListingRow.__table__
+    with store.engine.connect() as conn:
+        seen = dict(conn.execute(sa.select(t.c.listing_id, t.c.last_seen)).all())
+    assert seen["L-0"].replace(tzinfo=None) == later and seen["L-1"].replace(tzinfo=None) == later
+    assert seen["L-2"].replace(tzinfo=None) != later
