@@ -255,7 +255,8 @@ class Store:
         sql = f"SELECT listing_id, scan_key, decision FROM {t.name} WHERE listing_id IN ({{in}})"
         with self.reader.connect() as conn:
             for i in range(0, len(ids), 500):
-                out.update((lid, (key, decision)) for lid, key, decision in in_list(conn, sql, ids[i:i + 500]))
+                rows = in_list(conn, sql, ids[i:i + 500]).all()
+                out.update((lid, (key, decision)) for lid, key, decision in rows)
         return out
 
     def update_scan_keys(self, scan_keys: dict[str, str]) -> None:
