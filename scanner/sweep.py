@@ -222,6 +222,7 @@ class Sweep:
         quarantine: list[tuple[int, str]] = []
         todo: list[tuple[int, dict, str, str]] = []
         candidates = []
+        tails: dict[str, str] = {}   # per merchant: the scan key's parts other than the content
         for line, rec in records:
             if not isinstance(rec, RecordError) and not _has_ids(rec):
                 try:
@@ -234,20 +235,27 @@ class Sweep:
             canon = keys.canonical_listing(rec)
             fp = keys.fingerprint_bytes(canon)
             mid = rec["merchant_id"]
-            key = keys.scan_key(fp, self.cert_digests.get(mid, ""), self.exc_digests.get(mid, ""), *self.version_key)
+            tail = tails.get(mid)
+            if tail is None:
+                tail = tails[mid] = keys.scan_key_tail(self.cert_digests.get(mid, ""), self.exc_digests.get(mid, ""),
+                                                       *self.version_key)
+            key = keys.scan_key_with(fp, tail)
             candidates.append((line, rec, fp, key, canon))
         counts = Counter(records=len(records), quarantined=len(quarantine))
         touched: list[str] = []
         if self.mode == "live":
             stored = self.store.scan_state([rec["listing_id"] for _, rec, _, _, _ in candidates])
+            unchanged: Counter = Counter()   # by current decision; counted once per chunk below
             for line, rec, fp, key, canon in candidates:
                 got = stored.get(rec["listing_id"])
                 if got is not None and got[0] == key:
                     touched.append(rec["listing_id"])
-                    counts["unchanged"] += 1
-                    counts[f"unchanged:{got[1]}"] += 1
+                    unchanged[got[1]] += 1
                 else:
                     todo.append((line, canon, fp, key))
+            if touched:
+                counts["unchanged"] += len(touched)
+            counts.update({f"unchanged:{decision}": n for decision, n in unchanged.items()})
         else:
             todo = [(line, canon, fp, key) for line, _, fp, key, canon in candidates]
         scanning = {line for line, _, _, _ in todo}

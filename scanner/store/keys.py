@@ -81,8 +81,16 @@ def set_digest(parts: Iterable[str]) -> str:
 
 def scan_key(fingerprint: str, certificates: str, exceptions: str, ruleset_version: str,
              model_version: str) -> str:
-    return _digest(f"{fingerprint}\x1f{certificates}\x1f{exceptions}\x1f{ruleset_version}\x1f{model_version}"
-                   .encode())
+    return scan_key_with(fingerprint, scan_key_tail(certificates, exceptions, ruleset_version, model_version))
+
+
+def scan_key_tail(certificates: str, exceptions: str, ruleset_version: str, model_version: str) -> str:
+    """The parts of a scan key that one merchant's listings share (a sweep computes it once)."""
+    return f"\x1f{certificates}\x1f{exceptions}\x1f{ruleset_version}\x1f{model_version}"
+
+
+def scan_key_with(fingerprint: str, tail: str) -> str:
+    return _digest((fingerprint + tail).encode())
 
 
 def outcome_key(decision: str, blocked_markets: Iterable[str], findings: Iterable[tuple]) -> str:
