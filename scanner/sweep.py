@@ -185,6 +185,10 @@ class Sweep:
         pool = None      # started on the first chunk with something to scan
         pending: set = set()
         prepared: dict[int, dict] = {}
+        # a chunk with nothing to scan is committed by this thread while the next chunk is read and
+        # fingerprinted (the database works without the GIL); one such commit in flight at a time
+        committer = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-commit")
+        unchanged_commit: cf.Future | None = None
         try:
             for chunk, records in _chunks(read_source(opts.source, store), opts.chunk_size):
                 if chunk in done:
@@ -192,7 +196,9 @@ class Sweep:
                 job, prep = self._prepare(chunk, records, as_of)
                 prepared[chunk] = prep
                 if not job.records:
-                    self._commit(run_id, (chunk, []), prepared, progress)
+                    if unchanged_commit is not None:
+                        unchanged_commit.result()   # raises what the last one raised
+                    unchanged_commit = committer.submit(self._commit, run_id, (chunk, []), prepared, progress)
                     continue
                 if pool is None:
                     pool = _Pool(opts, Spec(opts.rulesets, opts.models, opts.shadow, opts.shadow_models,
@@ -206,7 +212,10 @@ class Sweep:
                 finished, pending = pool.wait_one(pending)
                 for fut in finished:
                     self._commit(run_id, fut.result(), prepared, progress)
+            if unchanged_commit is not None:
+                unchanged_commit.result()
         finally:
+            committer.shutdown(wait=True)
             if pool is not None:
                 pool.close()
             if progress is not None:
