@@ -266,7 +266,7 @@ def test_keyword_batches_find_what_single_texts_give(scanner):
     texts = ["S.i.l.d.e.n.a.f.i.l 50mg", "v1agra and cr0ssb0w", "plain kitchen towel", "电子烟油 10ml",
              "нож-бабочка", "", "e-juice\x00vape", "ISO9001 60x40x35 cm", "s i l d e n a f i l citrate"]
     docs = [Doc(t, t) for t in texts]
-    key = lambda ms: [(m.ref.rule, m.ref.term, m.start, m.end, m.obfuscated) for m in ms]  # noqa: E731
+    key = lambda ms: [(m.ref.rule, m.ref.term, m.start, m.end, m.obfuscated) for m in ms]
     batched = scanner.keywords.find_many(docs)
     assert [key(ms) for ms in batched] == [key(scanner.keywords.find(d)) for d in docs]
     assert sum(map(len, batched)) >= 6

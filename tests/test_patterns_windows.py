@@ -25,7 +25,7 @@ def scanner(tmp_path_factory):
 def _same(scanner, doc, families):
     whole = scanner.patterns.find(doc, families, None, windowed=False)
     windows = scanner.patterns.find(doc, families, None)
-    key = lambda m: (m.name, m.start, m.end, m.value)  # noqa: E731
+    key = lambda m: (m.name, m.start, m.end, m.value)
     assert sorted(map(key, windows)) == sorted(map(key, whole)), doc.text
 
 
