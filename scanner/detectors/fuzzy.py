@@ -105,24 +105,26 @@ class FuzzyIndex:
         return found
 
     def _misspelt(self, words: set[str]) -> dict[str, tuple[str, float]]:
-        """The words that are close to a term's word: word -> (term word, score)."""
-        return {w: b for w in words - self._skip if len(w) >= self.min_length and (b := self._best(w)) is not None}
+        """The words close to a term's word whose term's other words are among `words` too:
+        word -> (term word, score)."""
+        return {w: b for w in words - self._skip if len(w) >= self.min_length and (b := self._best(w)) is not None
+                and any(words.issuperset(r.words[:r.index] + r.words[r.index + 1:]) for r in self.refs[b[0]])}
 
     def find_many(self, docs: list[Doc], explained: list[list[tuple[int, int]]]) -> list[list[FuzzyMatch]]:
         """`find` for a batch: one set operation over the words of all texts settles the known ones."""
         misspelt = self._misspelt(set(letter_words("\x00".join(doc.text for doc in docs))))
         if not misspelt:
             return [[] for _ in docs]
-        return [self.find(doc, spans) if any(w in doc.text for w in misspelt) else []
-                for doc, spans in zip(docs, explained)]
+        # a word that is found inside a text's words may still be the misspelt one: `find` decides
+        spot = re.compile("|".join(sorted(misspelt, key=len, reverse=True)))
+        return [self.find(doc, spans) if spot.search(doc.text) else [] for doc, spans in zip(docs, explained)]
 
     def find(self, doc: Doc, explained: list[tuple[int, int]]) -> list[FuzzyMatch]:
         """Fuzzy matches among the words of `doc` not covered by `explained` spans of `doc`."""
         out: list[FuzzyMatch] = []
         # set arithmetic first: most words were seen before and are known clean
         present = set(letter_words(doc.text))
-        hits = {w: b for w, b in self._misspelt(present).items()
-                if any(present.issuperset(r.words[:r.index] + r.words[r.index + 1:]) for r in self.refs[b[0]])}
+        hits = self._misspelt(present)
         if not hits:
             return out
         tokens = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(doc.text)]
