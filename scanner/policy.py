@@ -176,8 +176,8 @@ def verdict(listing_id: str, target_markets: list[str] | None, ls: ListingSignal
     """The verdict for one listing. `excepted` names rules snoozed for this merchant: noted, not applied."""
     targets = _targets(rulesets.markets, target_markets)
     hits: dict[str, Hit] = {}
-    for rule_id, rule in rulesets.rules.items():  # in family and file order
-        # without a signal of its own a rule can fire only through a pattern the listing holds
+    # without a signal of its own a rule can fire only through a pattern the listing holds
+    for rule_id, rule in rulesets.rules.items() if ls.by_rule or ls.patterns else ():  # family and file order
         if rule_id in ls.by_rule or ls.patterns and rule_id in rulesets.unconditional:
             hit = rule_hit(rule, rulesets.family_of[rule_id], ls)
             if hit is not None:

@@ -229,6 +229,9 @@ class Identifier:
         by the caller's keyword pass — (field, original start, end, kind, type id, obfuscated) —
         so the listing's text need not be searched again; obfuscated spellings count in the title only."""
         ident = Identification()
+        if found is not None and not found and docs is not None and not self._category(listing.category or "")[0] \
+                and not any("械" in doc.text for doc in docs.values()):
+            return ident   # no device name, claim, medical category or NMPA number: most listings
         hits: dict[str, list[tuple[str, Doc, int, int, str, str | None]]] = {}
         unless: set[str] = set()
         title_doc = None
