@@ -244,6 +244,13 @@ _HTML_TOKEN = re.compile(r"<!--.*?(?:-->|$)|<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>|
 def _html_tokens(value: str):
     """_HTML_TOKEN.finditer(value), tried only where a token can start ("<" or "&"): the regex
     alone visits every character, which costs more than the rest of the HTML handling."""
+    entity = "&#" in value or "&" in value and ";" in value   # "&" alone ("R&D") starts none
+    if not entity and "<!" not in value and "<?" not in value:
+        return _TAG.finditer(value)   # only tags can match: one regex with a literal start
+    return _html_tokens_at_starts(value)
+
+
+def _html_tokens_at_starts(value: str):
     pos, n = 0, len(value)
     lt, amp = value.find("<"), value.find("&")
     while True:
@@ -262,6 +269,10 @@ def _html_tokens(value: str):
             pos = m.end() if m.end() > i else i + 1
         if pos > n:
             return
+
+
+# _HTML_TOKEN's tag alternative alone, with a third group that never takes part (no entity)
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>((?!))?")
 
 
 def _html_pieces(value: str) -> list[tuple[str, int, int]]:

@@ -152,7 +152,8 @@ def test_homoglyphs_fold_across_lookalike_symbols():
 
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from(["<p>", "</p>", "<", ">", "&", "&amp;", "&#233;", "&#x41", "<!--", "-->", "<!x>",
-                                 "<?y>", "<b class='a'>", "text", " ", "&lt", "<br/>", "<1>", "&;", "a<b"]),
+                                 "<?y>", "<b class='a'>", "text", " ", "&lt", "<br/>", "<1>", "&;", "a<b", ";",
+                                 "R&D", "&ab", "#"]),
                 max_size=12).map("".join))
 def test_html_tokens_are_the_regex_tokens(value):
     from scanner.text import _HTML_TOKEN, _html_tokens
