@@ -172,12 +172,13 @@ class KeywordIndex:
                 if not doc.text.isascii():
                     found[i] += self._scan_with(self.other, skeleton(doc.text), doc.text)
         out = []
-        split = not text.isascii() or has_split_letters(text)  # else each text is checked on its own
+        # split letters: the ASCII texts checked together (a bytes search), the others one by one
+        ascii_split = has_split_letters(BATCH_SEPARATOR.join(d.text for d in docs if d.text.isascii()))
         for doc, hits in zip(docs, found):
             matches: list[Match] = []
             seen: set[tuple] = set()
             self._collect(doc, doc, hits, matches, seen)
-            joined = joined_view(doc) if split else None
+            joined = joined_view(doc) if ascii_split or not doc.text.isascii() else None
             if joined is not None:
                 self._collect(doc, joined, self._scan(joined.text), matches, seen)
             out.append(matches)
