@@ -3,9 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from scanner.ml import train
+from scanner.ml import load_classifiers, train
 from scanner.ml.corpus import FAMILIES
 from scanner.ml.features import FeatureParams
+
+REPO = Path(__file__).resolve().parents[2]
 
 POS = {
     "e_cigarette": ["salt nic {n}mg mango ice pod juice", "disposable {n}00 puffs grape device", "short fill {n}0ml 70/30 custard"],
@@ -44,3 +46,12 @@ def tiny_models(tmp_path_factory) -> tuple[Path, str]:
     clf, _ = train.train(tiny_rows(), models, small, log=lambda *a: None)
     train.make_current(models, clf.version)
     return models, clf.version
+
+
+@pytest.fixture(scope="module")
+def clf():
+    """The committed models (skipped when there are none)."""
+    c = load_classifiers(REPO / "models")
+    if c is None:
+        pytest.skip("no committed models")
+    return c

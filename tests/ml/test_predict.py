@@ -4,9 +4,8 @@ in batches of every size the runtime treats differently."""
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from scanner.ml import listing_text, load_classifiers
+from scanner.ml import listing_text
 
 from .test_features import MULTILINGUAL, TEXTS
 
@@ -28,12 +27,6 @@ LISTINGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def clf():
-    c = load_classifiers(REPO / "models")
-    if c is None:
-        pytest.skip("no committed models")
-    return c
 
 
 def texts() -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scanner.ml import listing_text, load_classifiers
+from scanner.ml import listing_text
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
@@ -22,12 +22,6 @@ def review_thresholds() -> dict[str, float]:
     return out
 
 
-@pytest.fixture(scope="module")
-def clf():
-    c = load_classifiers(REPO / "models")
-    if c is None:
-        pytest.skip("no committed models")
-    return c
 
 
 def flagged(clf, texts):
