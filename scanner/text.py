@@ -5,9 +5,9 @@ homoglyphs folded to Latin, accents stripped, zero-width and soft-hyphen charact
 removed, HTML reduced to its text) and whose `span(i, j)` gives the original offsets
 of any normalised slice, so evidence can quote exactly what the seller wrote.
 
-`variants(doc)` derives the obfuscation-undoing views the keyword detector also
-searches: leetspeak read as letters, and letters split by spaces or punctuation
-joined up again. Each variant keeps its own offset map.
+Obfuscations: `skeleton(text)` folds leet characters and look-alike letters so that one
+automaton pass finds leetspeak spellings too (`leet_reading` then checks a candidate), and
+`joined_view(doc)` joins letters split by spaces or punctuation, with its own offset map.
 """
 from __future__ import annotations
 
@@ -23,18 +23,19 @@ from importlib import resources
 # Characters that only hide what a word says: zero-width, joiners, soft hyphen, marks.
 INVISIBLE = frozenset("\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d\u200e"
                       "\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\ufeff")
-LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
-                      "@": "a", "$": "s", "!": "i", "|": "l", "€": "e"})
-LEET_ALT = str.maketrans({"1": "l"})
+# What a leet character may stand for.
+LEET_LETTERS = {"0": "o", "1": "il", "3": "e", "4": "a", "5": "s", "7": "t",
+                "@": "a", "$": "s", "!": "i", "|": "l", "€": "e"}
+LEET_PAIRS = frozenset((c, t) for c, letters in LEET_LETTERS.items() for t in letters)
 # Leetspeak skeleton: every leet character and its letters (l and i look alike) become one letter,
 # so one automaton over skeletons finds plain and leetspeak spellings of a term in one pass.
-_SKELETON = bytes.maketrans(b"013457@$!|l", b"oieasta" b"siii")
-LEET_PAIRS = frozenset({(c, t) for table in (LEET, LEET_ALT) for c, t in
-                        ((chr(k), v) for k, v in table.items())})
-# A letter next to a digit or symbol: where a leetspeak word ("v1agra", "cr0ssb0w", "5tun") may be.
-_LEET_SPOT = re.compile(r"[a-z][0-9@$!|€]|[0-9@$!|€][a-z]")
-_LEET_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789@$!|€")
-_LEET_SYMBOLS = "@$!|€"
+_LOOKS_LIKE_I = "il"
+_SKELETON_OF = {c: "i" if letters[0] in _LOOKS_LIKE_I else letters[0] for c, letters in LEET_LETTERS.items()} | {"l": "i"}
+_SKELETON = bytes.maketrans("".join(c for c in _SKELETON_OF if c.isascii()).encode(),
+                            "".join(t for c, t in _SKELETON_OF.items() if c.isascii()).encode())
+_SKELETON_WIDE = {c: t for c, t in _SKELETON_OF.items() if not c.isascii()}  # one for one, by str.replace
+_LEET_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789" + "".join(LEET_LETTERS))
+_LEET_SYMBOLS = "".join(c for c in LEET_LETTERS if not c.isalnum())
 # Measurements are the common digit-and-letter tokens and never leetspeak: skip them cheaply.
 _QUANTITY = re.compile(r"[0-9.]+(?:mm|cm|m|km|in|ml|l|mg|g|kg|lb|lbs|oz|pcs|pc|w|kw|v|mah|ah|hz|khz|mhz|"
                        r"ghz|gb|tb|mb|k|x|s|h|th|st|nd|rd|ft|db|p|d)?|[a-z]{0,2}[0-9.]+")
@@ -327,8 +328,9 @@ def normalise_term(term: str) -> str:
 
 def skeleton(text: str) -> str:
     """`text` with leet characters and look-alike letters folded (same length, char for char)."""
-    if "€" in text:
-        text = text.replace("€", "e")
+    if not text.isascii():
+        for c, t in _SKELETON_WIDE.items():
+            text = text.replace(c, t)
     if text.isascii():
         return text.encode("ascii").translate(_SKELETON).decode("ascii")
     return text.encode("utf-8", "surrogatepass").translate(_SKELETON).decode("utf-8", "surrogatepass")
@@ -357,56 +359,10 @@ def leet_reading(text: str, start: int, term: str) -> bool:
     return True
 
 
-def _derive(doc: Doc, text: str, keep: list[int] | None) -> Doc:
+def _derive(doc: Doc, text: str, keep: list[int]) -> Doc:
     """A view of `doc` with new text; `keep` lists the doc positions each new char came from."""
-    if keep is None:
-        return Doc(doc.original, text, doc.starts, doc.ends, doc.segments)
     spans = [doc._at(k) for k in keep]
     return Doc(doc.original, text, [s for s, _ in spans], [e for _, e in spans])
-
-
-def _leet_spans(text: str) -> list[tuple[int, int]]:
-    """Words mixing letters with digits or symbols, less measurements ("30ml")."""
-    spans: list[tuple[int, int]] = []
-    end = -1
-    for m in _LEET_SPOT.finditer(text):
-        if m.start() < end:
-            continue
-        start, end = m.start(), m.end()
-        while start > 0 and text[start - 1] in _LEET_CHARS:
-            start -= 1
-        while end < len(text) and text[end] in _LEET_CHARS:
-            end += 1
-        a, b = start, end
-        while a < b and text[a] in _LEET_SYMBOLS:  # symbols around a word are punctuation
-            a += 1
-        while b > a and text[b - 1] in _LEET_SYMBOLS:
-            b -= 1
-        token = text[a:b]
-        if token and not _QUANTITY.fullmatch(token) and not token.isalpha() and not token.isdigit():
-            spans.append((a, b))
-    return spans
-
-
-def _leet(doc: Doc) -> list[Doc]:
-    text = doc.text
-    spans = _leet_spans(text)
-    if not spans:
-        return []
-    out = []
-    for tables in ((LEET,), (LEET_ALT, LEET)):
-        chars = list(text)
-        for start, end in spans:
-            token = text[start:end]
-            for table in tables:
-                token = token.translate(table)
-            chars[start:end] = token
-        leet_text = "".join(chars)
-        if leet_text != text and all(leet_text != d.text for d in out):
-            out.append(_derive(doc, leet_text, None))
-        if not any("1" in text[s:e] for s, e in spans):
-            break
-    return out
 
 
 def has_split_letters(text: str) -> bool:
@@ -434,12 +390,3 @@ def joined_view(doc: Doc) -> Doc | None:
     keep.extend(range(pos, len(text)))
     return _derive(doc, "".join(text[k] for k in keep), keep)
 
-
-def variants(doc: Doc) -> list[Doc]:
-    """Views of `doc` that undo leetspeak and split letters; empty for most text."""
-    out = _leet(doc)
-    joined = joined_view(doc)
-    if joined is not None:
-        out.append(joined)
-        out.extend(_leet(joined))
-    return out

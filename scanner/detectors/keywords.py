@@ -57,10 +57,10 @@ def term_variants(term: str) -> set[str]:
 
 
 class KeywordIndex:
-    def __init__(self, rulesets: Rulesets, extra: dict[str, tuple] | None = None):
+    def __init__(self, rulesets: Rulesets | None, extra: dict[str, tuple] | None = None):
         """`extra`: another detector's normalised terms and their payloads (the medical identifier's
         device names and claims), found in the same pass as refs of kind "extra" with group = the
-        payload, so the listing's text is searched once."""
+        payload, so the listing's text is searched once. `rulesets=None`: those terms alone."""
         entries: dict[str, list[TermRef]] = {}
         for norm, payloads in (extra or {}).items():
             for payload in payloads:
@@ -75,7 +75,7 @@ class KeywordIndex:
                 for key in term_variants(term):
                     entries.setdefault(key, []).append(ref)
 
-        for rule in rulesets.rules.values():
+        for rule in rulesets.rules.values() if rulesets is not None else ():
             for group in rule.terms:
                 add(group, rule.id, group.name, "term", group.weight, group.match == "substring")
                 add(group.unless, rule.id, group.name, "unless", 0.0)

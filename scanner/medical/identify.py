@@ -1,8 +1,8 @@
 """Is a listing a medical device, which device, and of which class (POLICY.md §4.1-4.2).
 
-One Aho-Corasick automaton holds every device-type name, claim phrase, dosage-form word
-and `unless` term of the ruleset, so a listing that is plainly not a device costs one pass
-over its normalised fields. Only when something says "device" (a medical category, an
+Every device-type name, claim phrase, dosage-form word and `unless` term of the ruleset
+(`Identifier.terms`) is found by the keyword detector: the engine puts them into its own
+keyword pass, and on its own the identifier keeps a KeywordIndex of just these terms. Only when something says "device" (a medical category, an
 NMPA number, a claim, a device-type name) does the FDA table get consulted: its names are
 indexed by their rarest significant word, candidates are scored with rapidfuzz's
 token-set ratio, and a match adds its product code, FDA name and class as evidence.
@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import ahocorasick
 from rapidfuzz import fuzz
 
+from scanner.detectors.keywords import KeywordIndex
 from scanner.listing import Evidence, Listing
 from scanner.medical.nmpa import NmpaNumber, NmpaNumberError, find_numbers
 from scanner.medical.ruleset import DeviceType, MedicalConfig
-from scanner.text import Doc, normalise, normalise_term, variants
+from scanner.text import Doc, normalise, normalise_term
 
 _TOKEN = re.compile(r"[^\W_]+")
 
@@ -34,10 +34,6 @@ def stem(token: str) -> str:
 
 def tokens(text: str) -> list[str]:
     return [stem(t) for t in _TOKEN.findall(text)]
-
-
-def _is_word_char(c: str) -> bool:
-    return c.isalnum() and ord(c) < 0x2E80  # CJK and kana need no word boundary
 
 
 @dataclass(slots=True)
@@ -130,7 +126,6 @@ class Identifier:
         self.rank = config.fda_class_rank
         self.types: dict[str, DeviceType] = {}
         self.tier: dict[str, str] = {}
-        auto = ahocorasick.Automaton()
         entries: dict[str, list[tuple]] = {}
 
         def add(term: str, payload: tuple) -> None:
@@ -153,10 +148,7 @@ class Identifier:
             for term in terms:
                 add(term, ("drug", None))
         self.terms = {norm: tuple(payloads) for norm, payloads in entries.items()}
-        for norm, payloads in self.terms.items():
-            auto.add_word(norm, (norm, payloads))
-        auto.make_automaton()
-        self.automaton = auto
+        self.index = KeywordIndex(None, self.terms)
         self.categories = [(normalise_term(c.path), c.device_type) for c in config.categories]
         self.claim_excluded = [normalise_term(p) for p in config.claim_only_excluded_categories]
         self.everyday_codes = {c for t in config.everyday_goods for c in t.fda_product_codes}
@@ -166,25 +158,16 @@ class Identifier:
         self._category_cache: dict[str, tuple[bool, str | None, bool]] = {}
 
     # -- text scanning -----------------------------------------------------------------
-    def scan(self, text: str) -> list[tuple[int, int, str, str | None]]:
-        """(start, end, kind, type id) for every term in normalised text, word-bounded."""
-        out = []
-        if not text:
-            return out
-        for end, (term, payloads) in self.automaton.iter(text):
-            start = end - len(term) + 1
-            if _is_word_char(term[0]) and start > 0 and _is_word_char(text[start - 1]):
-                continue
-            if _is_word_char(term[-1]) and end + 1 < len(text) and _is_word_char(text[end + 1]):
-                continue
-            for kind, type_id in payloads:
-                out.append((start, end + 1, kind, type_id))
-        return out
+    def find_terms(self, fields: list[tuple[str, Doc]]) -> list[tuple[str, int, int, str, str | None, bool]]:
+        """(field, original start, end, kind, type id, obfuscated) of this identifier's terms."""
+        return [(name, m.start, m.end, *m.ref.group, m.obfuscated)
+                for name, doc in fields for m in self.index.find(doc)]
 
     def types_in(self, text: str) -> set[str]:
         """Device-type ids named in a free text (a certificate's scope, say)."""
         norm = normalise_term(text)
-        return {t for _, _, kind, t in self.scan(norm) if kind == "type"}
+        return {type_id for _, _, _, kind, type_id, obfuscated in self.find_terms([("", Doc(norm, norm))])
+                if kind == "type" and not obfuscated}
 
     def _in_category(self, category: str, paths: list[str]) -> str | None:
         for path in paths:
@@ -209,50 +192,32 @@ class Identifier:
         return hit
 
     # -- identification ------------------------------------------------------------------
-    def _search(self, fname: str, doc: Doc, hits: dict, unless: set[str]) -> None:
-        """This identifier's own search of one field (the title's leetspeak and split letters too)."""
-        seen = set()
-        for view in [doc] + (variants(doc) if fname == "title" else []):
-            for start, end, kind, type_id in self.scan(view.text):
-                key = (kind, type_id, view.span(start, end))
-                if key in seen:
-                    continue
-                seen.add(key)
-                if kind == "unless":
-                    unless.add(type_id)
-                else:
-                    hits.setdefault(kind, []).append((fname, view, start, end, kind, type_id))
-
     def identify(self, listing: Listing, docs: dict[str, Doc] | None = None,
                  found: list[tuple[str, int, int, str, str | None, bool]] | None = None) -> Identification:
-        """What device the listing is, if any. `found` are this identifier's `terms` already located
-        by the caller's keyword pass — (field, original start, end, kind, type id, obfuscated) —
-        so the listing's text need not be searched again; obfuscated spellings count in the title only."""
+        """What device the listing is, if any. `found`: this identifier's terms as the engine's
+        keyword pass located them (see `find_terms`); without it the identifier searches itself.
+        Obfuscated spellings count in the title only."""
         ident = Identification()
-        if found is not None and not found and docs is not None and not self._category(listing.category or "")[0] \
-                and not any("械" in doc.text for doc in docs.values()):
+        if docs is None:
+            docs = {f: normalise(v, html=f == "description") for f, v in listing.text_fields()}
+        fields = [(f, docs[f]) for f, _ in listing.text_fields()]  # the category is judged by its path below
+        if found is None:
+            found = self.find_terms(fields)
+        elif not found and not self._category(listing.category or "")[0] \
+                and not any("械" in doc.text for _, doc in fields):
             return ident   # no device name, claim, medical category or NMPA number: most listings
-        hits: dict[str, list[tuple[str, Doc, int, int, str, str | None]]] = {}
+        names = {f for f, _ in fields}
+        hits: dict[str, list[tuple[str, int, int, str, str, str | None]]] = {}  # field, start, end, quote, kind, type
         unless: set[str] = set()
-        title_doc = None
-        if found is not None:
-            docs = docs if docs is not None else {f: normalise(v, html=f == "description")
-                                                  for f, v in listing.text_fields()}
-            fields = {f for f, _ in listing.text_fields()}  # the category is judged by its path below
-            for fname, start, end, kind, type_id, obfuscated in found:
-                if obfuscated and fname != "title" or fname not in fields:
-                    continue
-                if kind == "unless":
-                    unless.add(type_id)
-                else:
-                    original = docs[fname].original
-                    hits.setdefault(kind, []).append((fname, Doc(original, original), start, end, kind, type_id))
-        for fname, value in listing.text_fields():
-            doc = (docs or {}).get(fname) or normalise(value, html=(fname == "description"))
-            if fname == "title":
-                title_doc = doc
-            if found is None:
-                self._search(fname, doc, hits, unless)
+        for fname, start, end, kind, type_id, obfuscated in found:
+            if obfuscated and fname != "title" or fname not in names:
+                continue
+            if kind == "unless":
+                unless.add(type_id)
+            else:
+                hits.setdefault(kind, []).append((fname, start, end, docs[fname].original[start:end], kind, type_id))
+        title_doc = docs.get("title")
+        for fname, doc in fields:
             if "械" in doc.text:
                 for start, end, parsed in find_numbers(doc.text):
                     s, e, quote = doc.quote(start, end)
@@ -270,8 +235,7 @@ class Identifier:
         claims = hits.get("claim", [])
         if claims:
             ident.claim = True
-            fname, view, start, end, _, _ = claims[0]
-            s, e, quote = view.quote(start, end)
+            fname, s, e, quote, _, _ = claims[0]
             ident.evidence.append(Evidence(fname, s, e, quote, "keyword"))
             ident.why.append(f"claims a medical purpose ({quote!r})")
 
@@ -293,8 +257,7 @@ class Identifier:
             ident.types.append(dtype)
             ident.tiers[type_id] = self.tier[type_id]
             if h is not None:
-                fname, view, start, end, _, _ = h
-                s, e, quote = view.quote(start, end)
+                fname, s, e, quote, _, _ = h
                 ident.evidence.append(Evidence(fname, s, e, quote, "keyword"))
                 ident.why.append(f"names the device type {dtype.label} ({quote!r})")
 
