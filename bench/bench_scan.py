@@ -26,12 +26,12 @@ from generate import generate
 
 from scanner import Scanner
 from scanner.detectors.keywords import KeywordIndex
-from scanner.engine import BATCH, FIELD_SEPARATOR
+from scanner.engine import BATCH
 from scanner.gc_tuning import relax_gc
 from scanner.listing import parse_listing
 from scanner.policy import verdict
 from scanner.rulesets import TermGroup, load_rulesets
-from scanner.text import Doc
+from scanner.text import TEXT_SEPARATOR, Doc
 
 AS_OF = dt.date(2022, 2, 1)
 
@@ -147,7 +147,7 @@ def main() -> int:
 
 
 def _joined(docs):
-    joined = FIELD_SEPARATOR.join(doc.text for _, doc in docs)
+    joined = TEXT_SEPARATOR.join(doc.text for _, doc in docs)
     return Doc(joined, joined)
 
 

@@ -18,10 +18,9 @@ from scanner.detectors.patterns import PatternIndex
 from scanner.listing import Certificate, Listing, Verdict, parse_certificate, parse_listing
 from scanner.policy import ListingSignals, normal_path, verdict
 from scanner.rulesets import Rulesets, load_rulesets
-from scanner.text import Doc, normalise
+from scanner.text import TEXT_SEPARATOR, Doc, normalise
 
 BATCH = 64
-FIELD_SEPARATOR = "\x00"
 
 
 class Scanner:
@@ -230,11 +229,11 @@ class _Joined:
     def __init__(self, docs: list[tuple[str, Doc]]):
         self.docs = docs
         self.texts = [doc.text for _, doc in docs]
-        text = FIELD_SEPARATOR.join(self.texts)
+        text = TEXT_SEPARATOR.join(self.texts)
         self.bounds, pos = [], 0
         for t in self.texts:
             self.bounds.append(pos)
-            pos += len(t) + len(FIELD_SEPARATOR)
+            pos += len(t) + len(TEXT_SEPARATOR)
         self.whole = Doc(text, text)
 
     def locate(self, matches: list) -> list[tuple[str, Any]]:

@@ -20,6 +20,9 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from importlib import resources
 
+# Between texts searched as one (a listing's fields, a batch's listings): no term holds it, and
+# it is neither a letter nor a word character, so it is a boundary for every detector.
+TEXT_SEPARATOR = "\x00"
 # Characters that only hide what a word says: zero-width, joiners, soft hyphen, marks.
 INVISIBLE = frozenset("\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d\u200e"
                       "\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\ufeff")

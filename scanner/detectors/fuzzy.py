@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from scanner.rulesets import Rulesets
-from scanner.text import Doc, normalise_term
+from scanner.text import TEXT_SEPARATOR, Doc, normalise_term
 
 _WORD = re.compile(r"[a-z]+")
 # UTF-8 bytes with everything but a-z blanked: split() then yields exactly _WORD's words, faster
@@ -112,7 +112,7 @@ class FuzzyIndex:
 
     def find_many(self, docs: list[Doc], explained: list[list[tuple[int, int]]]) -> list[list[FuzzyMatch]]:
         """`find` for a batch: one set operation over the words of all texts settles the known ones."""
-        misspelt = self._misspelt(set(letter_words("\x00".join(doc.text for doc in docs))))
+        misspelt = self._misspelt(set(letter_words(TEXT_SEPARATOR.join(doc.text for doc in docs))))
         if not misspelt:
             return [[] for _ in docs]
         # a word that is found inside a text's words may still be the misspelt one: `find` decides

@@ -16,11 +16,18 @@ from dataclasses import dataclass
 import ahocorasick
 
 from scanner.rulesets import Rulesets, Terms
-from scanner.text import Doc, has_split_letters, joined_view, leet_reading, normalise_term, skeleton
+from scanner.text import (
+    TEXT_SEPARATOR,
+    Doc,
+    has_split_letters,
+    joined_view,
+    leet_reading,
+    normalise_term,
+    skeleton,
+)
 
 BOUNDARY_BY_LANGUAGE = {"zh": "none", "ja": "none", "ko": "none", "th": "none", "ar": "none",
                         "ru": "prefix", "tr": "prefix", "de": "prefix"}
-BATCH_SEPARATOR = "\x00"  # between texts searched together: no term holds it, and it is no letter
 PREFIX_MIN_LENGTH = 6  # a shorter stem would match too many unrelated words ("muşta" in "mustard")
 _JOINERS = re.compile(r"[\s\-]+")
 
@@ -158,11 +165,11 @@ class KeywordIndex:
         one skeleton, one automaton pass and one split-letter check for all of them."""
         if any(doc.segments is not None or doc.starts is not None for doc in docs):
             return [self.find(doc) for doc in docs]
-        text = BATCH_SEPARATOR.join(doc.text for doc in docs)
+        text = TEXT_SEPARATOR.join(doc.text for doc in docs)
         bases, pos = [], 0
         for doc in docs:
             bases.append(pos)
-            pos += len(doc.text) + len(BATCH_SEPARATOR)
+            pos += len(doc.text) + len(TEXT_SEPARATOR)
         found: list[list[tuple]] = [[] for _ in docs]
         for start, end, ref, leet in self._scan(text, other=False):
             i = bisect_right(bases, start) - 1
@@ -173,7 +180,7 @@ class KeywordIndex:
                     found[i] += self._scan_with(self.other, skeleton(doc.text), doc.text)
         out = []
         # split letters: the ASCII texts checked together (a bytes search), the others one by one
-        ascii_split = has_split_letters(BATCH_SEPARATOR.join(d.text for d in docs if d.text.isascii()))
+        ascii_split = has_split_letters(TEXT_SEPARATOR.join(d.text for d in docs if d.text.isascii()))
         for doc, hits in zip(docs, found):
             matches: list[Match] = []
             seen: set[tuple] = set()
