@@ -26,12 +26,11 @@ from generate import generate
 
 from scanner import Scanner
 from scanner.detectors.keywords import KeywordIndex
-from scanner.engine import BATCH
+from scanner.engine import BATCH, _Joined
 from scanner.gc_tuning import relax_gc
 from scanner.listing import parse_listing
 from scanner.policy import verdict
 from scanner.rulesets import TermGroup, load_rulesets
-from scanner.text import TEXT_SEPARATOR, Doc
 
 AS_OF = dt.date(2022, 2, 1)
 
@@ -75,7 +74,7 @@ def main() -> int:
     row("parse (orjson + validate)", t_parse, n)
     t_norm, docsets = timed(scanner.documents, listings)
     row("normalise", t_norm, n)
-    wholes = [_joined(ds) for ds in docsets]
+    wholes = [_Joined(ds).whole for ds in docsets]  # a listing's fields as the engine joins them
     batches = [wholes[i:i + BATCH] for i in range(0, n, BATCH)]
     t_kw, exact = timed(scanner.keywords.find_many, batches)
     row("keywords (all fields, per batch)", t_kw, n)
@@ -144,11 +143,6 @@ def main() -> int:
     row("keywords, bundled terms", t_small, n)
     print(f"  slow-down: {t_big / t_small:.2f}×")
     return 0
-
-
-def _joined(docs):
-    joined = TEXT_SEPARATOR.join(doc.text for _, doc in docs)
-    return Doc(joined, joined)
 
 
 def _signals(scanner, listing, docs):
