@@ -1,38 +1,30 @@
-"""Hashed character and word n-grams, computed for a whole batch at once with numpy.
+"""Hashed character and word n-grams for a whole batch, compiled with numba.
 
 `reference_features()` is the scikit-learn definition the models are trained and saved
 with: a FeatureUnion of two HashingVectorizers (char 3-5 and word 1-2 n-grams, each
-l2-normalised). `BatchHasher.transform` produces the same sparse matrix — tested
-against the reference — but instead of one Python call per n-gram it hashes every
-n-gram of a batch with a vectorised MurmurHash3 (x86, 32 bit, seed 0: the hash
-scikit-learn uses) over the UTF-8 bytes of the batch.
+l2-normalised). `BatchHasher` produces the same features — tested against the reference —
+but hashes every n-gram of a batch in one compiled loop (MurmurHash3 x86 32 bit, seed 0:
+the hash scikit-learn uses) instead of one Python call per n-gram, and `dot` multiplies
+them with the models' weights without building a sparse matrix.
 
-The batch is one array of code points: every cleaned document followed by a NUL, so that
-no token runs from one document into the next and a char n-gram that crosses a NUL is
-simply discarded. Char n-grams are hashed at every byte position with fixed-length block
-steps; only the few n-grams that hold a multi-byte character are hashed by length.
+The batch is one array of code points: every cleaned document followed by a NUL. The
+compiled part collapses whitespace runs and encodes UTF-8 (_layout), hashes the char n-grams
+of every size at every byte position at once (_fixed), turns every n-gram into a sortable
+(row, column, sign) key (_emit), groups the sorted keys into signed counts and block norms
+(_cells) and multiplies them with the weights (_dot).
 """
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.pipeline import FeatureUnion
-from sklearn.utils import murmurhash3_32
 
-# MurmurHash3 constants as 0-d arrays: numpy applies them to small arrays about twice as
-# fast as Python ints or numpy scalars, which matters for one listing at a time
-_U = {v: np.array(v, dtype=np.uint32) for v in (*range(33), 0xCC9E2D51, 0x1B873593, 0xE6546B64, 0x85EBCA6B, 0xC2B2AE35)}
-_FOUR = np.array(4, dtype=np.int64)
-_SIGN = np.array([-1.0, 1.0])
-_TAIL_MASK = np.array([0, 0xFF, 0xFFFF, 0xFFFFFF], dtype=np.uint32)
 _SPACE, _WORD = 1, 2  # character flags: str.isspace() (what \s matches), \w (isalnum() or "_")
-_PAD = 32  # zero bytes after a buffer: room for the last n-gram's blocks
-_FEW_ROWS = 4  # batches of up to this many texts are multiplied with the weights in numpy
-_FEW = 8  # ranges still unfinished after this many remain are hashed one by one
 
 
 @dataclass(frozen=True)
@@ -92,182 +84,372 @@ def _char_flags(cp: np.ndarray) -> np.ndarray:
     return flags
 
 
-# --- MurmurHash3_x86_32, seed 0, on uint32 arrays (in place where the name says so)
+# --- compiled: MurmurHash3_x86_32, seed 0 (numba computes in 64 bits: every step is cut to 32)
 
-def _rotl_(x: np.ndarray, r: int) -> np.ndarray:
-    high = x >> _U[32 - r]
-    x <<= _U[r]
-    x |= high
-    return x
+@numba.njit(inline="always")
+def _u32(x):
+    return np.uint32(x)
 
 
-def _mix_k_(k: np.ndarray) -> np.ndarray:
-    k *= _U[0xCC9E2D51]
-    _rotl_(k, 15)
-    k *= _U[0x1B873593]
-    return k
+@numba.njit(inline="always")
+def _mix_k(k):
+    k = _u32(k * _u32(0xCC9E2D51))
+    k = _u32((k << _u32(15)) | (k >> _u32(17)))
+    return _u32(k * _u32(0x1B873593))
 
 
-def _mix_h_(h: np.ndarray) -> np.ndarray:
-    _rotl_(h, 13)
-    h *= _U[5]
-    h += _U[0xE6546B64]
+@numba.njit(inline="always")
+def _mix_h(h):
+    h = _u32((h << _u32(13)) | (h >> _u32(19)))
+    return _u32(h * _u32(5) + _u32(0xE6546B64))
+
+
+@numba.njit(inline="always")
+def _fmix(h, n):
+    h = _u32(h ^ _u32(n))
+    h ^= h >> _u32(16)
+    h = _u32(h * _u32(0x85EBCA6B))
+    h ^= h >> _u32(13)
+    h = _u32(h * _u32(0xC2B2AE35))
+    h ^= h >> _u32(16)
     return h
 
 
-def _fmix_(h: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """The finalisation; returns the signed view, as scikit-learn's murmurhash3_32."""
-    h ^= length.astype(np.uint32, copy=False)
-    h ^= h >> _U[16]
-    h *= _U[0x85EBCA6B]
-    h ^= h >> _U[13]
-    h *= _U[0xC2B2AE35]
-    h ^= h >> _U[16]
-    return h.view(np.int32)
+@numba.njit(inline="always")
+def _word(buf, p):
+    return _u32(buf[p]) | (_u32(buf[p + 1]) << _u32(8)) | (_u32(buf[p + 2]) << _u32(16)) | (_u32(buf[p + 3]) << _u32(24))
 
 
-def _words(buf: np.ndarray) -> np.ndarray:
-    """uint32 little-endian word starting at every byte of buf (buf ends with at least 4 zero bytes).
+@numba.njit(inline="always")
+def _tail_k(buf, p, t):
+    k = _u32(0)
+    if t == 3:
+        k ^= _u32(buf[p + 2]) << _u32(16)
+    if t >= 2:
+        k ^= _u32(buf[p + 1]) << _u32(8)
+    k ^= _u32(buf[p])
+    return _mix_k(k)
 
-    Four strided copies (one per byte offset mod 4) of aligned uint32 views."""
-    n = len(buf) - 3
-    out = np.empty(n, dtype=np.uint32)
-    for r in range(4):
-        dst = out[r::4]
-        seg = buf[r: r + 4 * len(dst)]
-        if len(seg) < 4 * len(dst):
-            seg = np.concatenate((seg, np.zeros(4 * len(dst) - len(seg), np.uint8)))
-        dst[:] = seg.view("<u4")
+
+@numba.njit(cache=True, nogil=True)
+def _murmur(buf, start, n):
+    """The signed MurmurHash3 of buf[start:start + n], as sklearn.utils.murmurhash3_32."""
+    h = _u32(0)
+    p = start
+    end4 = start + (n & ~3)
+    while p < end4:
+        h = _mix_h(h ^ _mix_k(_word(buf, p)))
+        p += 4
+    if n & 3:
+        h ^= _tail_k(buf, p, n & 3)
+    return np.int32(_fmix(h, n))
+
+
+_SHARED_BLOCKS = 6  # _murmur_many steps every range through this many blocks together
+
+
+@numba.njit(cache=True, nogil=True)
+def _murmur_many(buf, starts, lengths, out):
+    """out[r] = _murmur(buf, starts[r], lengths[r]) for every r, block by block over all ranges
+    (no branch on each range's length, independent hashes side by side); the few ranges longer
+    than _SHARED_BLOCKS blocks finish one by one. buf is padded with 4 zero bytes."""
+    n = len(starts)
+    h = np.zeros(n, np.uint32)
+    longest = 0
+    for r in range(n):
+        longest = max(longest, lengths[r] >> 2)
+    for k in range(min(longest, _SHARED_BLOCKS)):
+        for r in range(n):
+            step = _mix_h(h[r] ^ _mix_k(_word(buf, starts[r] + 4 * k)))
+            h[r] = step if lengths[r] >> 2 > k else h[r]
+    for r in range(n):
+        length = lengths[r]
+        p = starts[r] + 4 * _SHARED_BLOCKS
+        end4 = starts[r] + (length & ~3)
+        while p < end4:
+            h[r] = _mix_h(h[r] ^ _mix_k(_word(buf, p)))
+            p += 4
+        tail = length & 3
+        k = _word(buf, starts[r] + (length & ~3)) & _u32((1 << (8 * tail)) - 1)
+        out[r] = np.int32(_fmix(h[r] ^ (_mix_k(k) if tail else _u32(0)), length))
+
+
+@numba.njit(cache=True, nogil=True)
+def _fixed(buf, n_pos, sizes):
+    """The hash of the sizes[s] bytes at every position below n_pos (row s), loop by loop over
+    all positions so that the compiler vectorises them; sizes sorted from the longest, and buf
+    padded with at least sizes[0] + 4 zero bytes after n_pos."""
+    out = np.empty((len(sizes), n_pos), np.uint32)
+    state = np.zeros(n_pos, np.uint32)
+    for k in range((sizes[0] >> 2) + 1):
+        if k:
+            off = 4 * (k - 1)
+            for i in range(n_pos):
+                state[i] = _mix_h(state[i] ^ _mix_k(_word(buf, i + off)))
+        for s in range(len(sizes)):
+            n = sizes[s]
+            if n >> 2 != k:
+                continue
+            row = out[s]
+            off = 4 * k
+            if n & 3 == 0:
+                for i in range(n_pos):
+                    row[i] = _fmix(state[i], n)
+            else:
+                mask = _u32((1 << (8 * (n & 3))) - 1)
+                for i in range(n_pos):
+                    row[i] = _fmix(state[i] ^ _mix_k(_word(buf, i + off) & mask), n)
     return out
 
 
-def murmur_ranges(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
-                  words: np.ndarray | None = None, mixed: np.ndarray | None = None) -> np.ndarray:
-    """MurmurHash3_x86_32 (seed 0) of buf[s:s+l] for every (s, l); buf must end with 4 zero bytes.
+@numba.njit(inline="always")
+def _put(buf, b, c):
+    """UTF-8 of code point c at buf[b:]; returns the next b."""
+    if c < 0x80:
+        buf[b] = c
+        return b + 1
+    if c < 0x800:
+        buf[b] = 0xC0 | (c >> 6)
+        buf[b + 1] = 0x80 | (c & 0x3F)
+        return b + 2
+    if c < 0x10000:
+        buf[b] = 0xE0 | (c >> 12)
+        buf[b + 1] = 0x80 | ((c >> 6) & 0x3F)
+        buf[b + 2] = 0x80 | (c & 0x3F)
+        return b + 3
+    buf[b] = 0xF0 | (c >> 18)
+    buf[b + 1] = 0x80 | ((c >> 12) & 0x3F)
+    buf[b + 2] = 0x80 | ((c >> 6) & 0x3F)
+    buf[b + 3] = 0x80 | (c & 0x3F)
+    return b + 4
 
-    `words` is _words(buf) and `mixed` _mix_k_(words) when the caller has them already."""
-    if len(starts) == 0:
-        return np.zeros(0, dtype=np.int32)
-    words = _words(buf) if words is None else words
-    mixed = _mix_k_(words.copy()) if mixed is None else mixed
-    starts = np.asarray(starts, dtype=np.int64)
-    lengths = np.asarray(lengths, dtype=np.int64)
-    nblocks = lengths >> 2
-    top = int(nblocks.max())
-    active = len(starts) - np.cumsum(np.bincount(nblocks))  # active[k]: ranges with more than k blocks
-    h = np.zeros(len(starts), dtype=np.uint32)
-    k = 0
-    order = None
-    if active[0] > _FEW:
-        # most blocks first, so that the ranges still going at block k are a prefix; a stable
-        # sort of small unsigned keys is a radix sort
-        order = np.argsort((top - nblocks).astype(np.uint16 if top < 1 << 16 else np.int64), kind="stable")
-        pos = starts[order]
-        hs = np.zeros(len(pos), dtype=np.uint32)
-        while k < top and active[k] > _FEW:
-            m = int(active[k])
-            hk = hs[:m]
-            hk ^= mixed.take(pos[:m])
-            _mix_h_(hk)
-            pos[:m] += _FOUR
-            k += 1
-        h[order] = hs
-    tail = words.take(starts + 4 * nblocks) & _TAIL_MASK.take(lengths & 3)
-    h ^= _mix_k_(tail)
-    out = _fmix_(h, lengths)
-    if k < top:  # the few longest ranges (long unspaced runs): one call each
-        rest = order[:int(active[k])] if order is not None else nblocks.nonzero()[0]
-        for i in rest.tolist():
-            out[i] = murmurhash3_32(buf[starts[i]: starts[i] + lengths[i]].tobytes(), seed=0)
+
+@numba.njit(cache=True, nogil=True)
+def _layout(cp, flags, ends, pad):
+    """The batch as HashingVectorizer's char analyzer sees it: every run of two or more
+    whitespace characters becomes one space (the NUL after each document, at `ends`, is not
+    whitespace). Returns the UTF-8 bytes (then `pad` zero bytes), each kept char's byte
+    offset (and the end's), each kept char's flags, and where each document's NUL is kept."""
+    buf = np.zeros(4 * len(cp) + pad, np.uint8)
+    boff = np.empty(len(cp) + 1, np.int64)
+    kflags = np.empty(len(cp), np.uint8)
+    seps = np.empty(len(ends), np.int64)
+    m = 0
+    b = 0
+    n_docs = 0
+    for i in range(len(cp)):
+        f = flags[i]
+        c = np.uint32(cp[i])
+        if f & 1:
+            if i > 0 and flags[i - 1] & 1:
+                continue  # within a run, after its first character
+            if i + 1 < len(cp) and flags[i + 1] & 1:
+                c = np.uint32(32)  # a run's first character stands for the run
+        elif n_docs < len(ends) and i == ends[n_docs]:
+            seps[n_docs] = m
+            n_docs += 1
+        boff[m] = b
+        kflags[m] = f
+        b = _put(buf, b, c)
+        m += 1
+    boff[m] = b
+    return buf[:b + pad], boff[:m + 1], kflags[:m], seps
+
+
+@numba.njit(inline="always")
+def _key(row_key, h, n_cols, offset):
+    """row_key | column << 1 | sign: the column as scikit-learn's abs(h) % n_cols (abs(-2**31)
+    % 2**k is 0) plus offset, the sign 1 for h >= 0."""
+    h = np.int64(h)
+    return row_key | (((abs(h) & (n_cols - 1)) + offset) << 1) | (1 if h >= 0 else 0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _emit(buf, boff, kflags, seps, fixed, sizes, w_lo, w_hi, n_char, n_word, shift, keys, spans):
+    """Every n-gram of every document as a key (row, column, sign: see _key) into `keys`; with
+    its span too when `spans` has a row per key (char offsets into the cleaned,
+    whitespace-collapsed document). Returns how many.
+
+    Char n-grams of n one-byte characters take their hash from `fixed`; tokens are runs of two
+    or more word characters (\\b\\w\\w+\\b), joined by one space in word n-grams."""
+    with_spans = len(spans) == len(keys)
+    m = len(kflags)
+    t_start = np.empty(m + 1, np.int64)
+    t_end = np.empty(m + 1, np.int64)
+    stream = np.empty(len(buf) + m + 8, np.uint8)  # a document's tokens, each then a space
+    tok_at = np.empty(m + 1, np.int64)
+    tok_end = np.empty(m + 1, np.int64)
+    n_ranges = m * max(w_hi - w_lo + 1, 0) + 1
+    r_start = np.empty(n_ranges, np.int64)
+    r_len = np.empty(n_ranges, np.int64)
+    r_hash = np.empty(n_ranges, np.int32)
+    out = 0
+    a = 0
+    for row in range(len(seps)):
+        z = seps[row]
+        row_key = np.int64(row) << (shift + 1)
+        ascii = boff[z] - boff[a] == z - a
+        for s in range(len(sizes)):
+            n = sizes[s]
+            if ascii:  # the hashes are fixed's, in order: a loop the compiler vectorises
+                row_hashes = fixed[s, boff[a]: boff[a] + max(z - a - n + 1, 0)]
+                for j in range(len(row_hashes)):
+                    keys[out + j] = _key(row_key, np.int32(row_hashes[j]), n_char, 0)
+            else:
+                for i in range(a, z - n + 1):
+                    b = boff[i]
+                    length = boff[i + n] - b
+                    h = np.int32(fixed[s, b]) if length == n else _murmur(buf, b, length)
+                    keys[out + i - a] = _key(row_key, h, n_char, 0)
+            count = max(z - a - n + 1, 0)
+            if with_spans:
+                for j in range(count):
+                    spans[out + j, 0] = j
+                    spans[out + j, 1] = j + n
+            out += count
+        # tokens without a branch per character (word edges are too irregular to predict):
+        # every edge is written, the counts say which stay; the NULs around a document are
+        # not word characters (kflags[-1] is the last one)
+        n_tok = 0
+        n_end = 0
+        for i in range(a, z + 1):
+            word_here = (kflags[i] >> 1) & 1
+            word_before = (kflags[i - 1] >> 1) & 1
+            t_start[n_tok] = i
+            n_tok += word_here & (1 - word_before)
+            t_end[n_end] = i
+            n_end += word_before & (1 - word_here)
+        kept = 0
+        for t in range(n_tok):  # runs of two or more
+            t_start[kept] = t_start[t]
+            t_end[kept] = t_end[t]
+            kept += t_end[t] - t_start[t] >= 2
+        n_tok = kept
+        # the tokens joined by one space: every word n-gram is a range of these bytes
+        q = 0
+        for t in range(n_tok):
+            tok_at[t] = q
+            for p in range(boff[t_start[t]], boff[t_end[t]]):
+                stream[q] = buf[p]
+                q += 1
+            tok_end[t] = q
+            stream[q] = 32
+            q += 1
+        stream[q: q + 4] = 0
+        count = 0
+        for n in range(w_lo, w_hi + 1):
+            for t in range(n_tok - n + 1):
+                r_start[count] = tok_at[t]
+                r_len[count] = tok_end[t + n - 1] - tok_at[t]
+                if with_spans:
+                    spans[out + count, 0] = t_start[t] - a
+                    spans[out + count, 1] = t_end[t + n - 1] - a
+                count += 1
+        _murmur_many(stream, r_start[:count], r_len[:count], r_hash)
+        for r in range(count):
+            keys[out + r] = _key(row_key, r_hash[r], n_word, n_char)
+        out += count
+        a = z + 1
     return out
 
 
-@functools.cache
-def _fixed_plan(sizes: tuple[int, ...]):
-    """For _fixed_hashes: the rows that take the state after k blocks, for every k; the
-    (row, offset, mask) of every size's tail; every size as a uint32 column."""
-    s = np.array(sizes)
-    after = [(k, (s >> 2 == k).nonzero()[0]) for k in range(1, max(sizes) // 4 + 1)]
-    tails = [(i, 4 * (n >> 2), np.array(_TAIL_MASK[n & 3])) for i, n in enumerate(sizes) if n & 3]
-    return after, tails, s[:, None].astype(np.uint32)
+@numba.njit(cache=True, nogil=True)
+def _cells(keys, n_rows, shift, n_char):
+    """From sorted keys: the signed count of every distinct (row, col) in order, each row's
+    start (indptr) and the l2 norms of its char and word blocks (1 when 0).
+
+    Counts and squares are summed in locals and written when the cell or row changes: an
+    array element updated key after key would wait for its own last store every time."""
+    cols = np.empty(len(keys), np.int64)
+    counts = np.empty(len(keys), np.float64)
+    indptr = np.zeros(n_rows + 1, np.int64)
+    norms = np.ones((n_rows, 2), np.float64)
+    col_mask = (1 << shift) - 1
+    n = 0
+    cell = -1
+    row = 0
+    acc = 0.0
+    sq_char = 0.0
+    sq_word = 0.0
+    for i in range(len(keys) + 1):
+        key = np.int64(keys[i]) if i < len(keys) else np.int64(n_rows) << (shift + 1)
+        if key >> 1 != cell:
+            if cell >= 0:  # the cell before is complete
+                col = cell & col_mask
+                cols[n] = col
+                counts[n] = acc
+                n += 1
+                if col < n_char:
+                    sq_char += acc * acc
+                else:
+                    sq_word += acc * acc
+            cell = key >> 1
+            acc = 0.0
+            if cell >> shift != row:  # and so is its row
+                if sq_char > 0:
+                    norms[row, 0] = np.sqrt(sq_char)
+                if sq_word > 0:
+                    norms[row, 1] = np.sqrt(sq_word)
+                sq_char = sq_word = 0.0
+                for r in range(row + 1, min(cell >> shift, n_rows) + 1):
+                    indptr[r] = n
+                row = cell >> shift
+        acc += np.float64(2 * (key & 1) - 1)  # arithmetic, not a branch: signs are random
+    return cols[:n], counts[:n], indptr, norms
 
 
-def _fixed_hashes(words: np.ndarray, mixed: np.ndarray, n_pos: int, sizes: tuple[int, ...]) -> np.ndarray:
-    """MurmurHash3 of the `n` bytes at every position below n_pos, one row per n in sizes.
-
-    All n-grams of one size share their block layout, so each step runs on whole shifted
-    slices, and the state after k blocks is shared between sizes."""
-    after, tails, lengths = _fixed_plan(sizes)
-    out = np.zeros((len(sizes), n_pos), dtype=np.uint32)
-    state = None
-    for k, rows in after:
-        step = mixed[4 * (k - 1): 4 * (k - 1) + n_pos]
-        state = _mix_h_(step.copy() if state is None else state ^ step)
-        out[rows] = state
-    if tails:
-        t = np.empty((len(tails), n_pos), dtype=np.uint32)
-        for r, (_, at, mask) in enumerate(tails):
-            np.bitwise_and(words[at: at + n_pos], mask, out=t[r])
-        _mix_k_(t)
-        for r, (i, _, _) in enumerate(tails):
-            out[i] ^= t[r]
-    return _fmix_(out, lengths)
+_MAX_K = 8  # weight columns summed in locals by _segment_dot; more go through _dot's general loop
 
 
-# --- the batch as one array
-
-@dataclass
-class _Joined:
-    """Cleaned, whitespace-collapsed documents, each followed by a NUL."""
-
-    cp: np.ndarray           # code points (uint8 when all ASCII)
-    flags: np.ndarray        # _SPACE | _WORD per code point
-    seps: np.ndarray         # position of each document's NUL
-    buf: np.ndarray          # UTF-8 bytes of cp, then _PAD zero bytes
-    boff: np.ndarray | None  # byte offset of every char and of the end; None when bytes are chars
-
-    def doc_starts(self) -> np.ndarray:
-        return np.concatenate(([0], self.seps[:-1] + 1))
-
-
-def _join(texts: list[str]) -> _Joined:
-    docs = [clean(t) for t in texts]
-    joined = "\0".join(docs) + "\0"
-    if joined.isascii():
-        cp = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
-    else:
-        cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    seps = np.cumsum(np.fromiter(map(len, docs), dtype=np.int64, count=len(docs)) + 1) - 1
-    flags = _char_flags(cp)
-    cp, flags, seps = _collapse(cp, flags, seps)
-    if cp.dtype != np.uint8 and int(cp.max()) < 0x80:  # the only non-ASCII were collapsed spaces
-        cp = cp.astype(np.uint8)
-    if cp.dtype == np.uint8:
-        buf = np.zeros(len(cp) + _PAD, dtype=np.uint8)
-        buf[:len(cp)] = cp
-        return _Joined(cp, flags, seps, buf, None)
-    raw = np.frombuffer(cp.tobytes().decode("utf-32-le").encode("utf-8"), dtype=np.uint8)
-    buf = np.zeros(len(raw) + _PAD, dtype=np.uint8)
-    buf[:len(raw)] = raw
-    boff = ((buf & 0xC0) != 0x80).nonzero()[0]  # lead bytes; the first padding byte is the end
-    return _Joined(cp, flags, seps, buf, boff[:len(cp) + 1])
+@numba.njit(inline="always")
+def _segment_dot(cols, counts, a, z, weights, k):
+    """counts[a:z] @ weights[cols[a:z], :k] for k <= _MAX_K, summed in locals: the gathers of
+    weight rows (random, mostly from memory) overlap instead of waiting on one another's sums."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    for i in range(a, z):
+        c = cols[i]
+        v = counts[i]
+        s0 += v * weights[c, 0]
+        if k > 1:
+            s1 += v * weights[c, 1]
+        if k > 2:
+            s2 += v * weights[c, 2]
+        if k > 3:
+            s3 += v * weights[c, 3]
+        if k > 4:
+            s4 += v * weights[c, 4]
+        if k > 5:
+            s5 += v * weights[c, 5]
+        if k > 6:
+            s6 += v * weights[c, 6]
+        if k > 7:
+            s7 += v * weights[c, 7]
+    return (s0, s1, s2, s3, s4, s5, s6, s7)
 
 
-def _collapse(cp: np.ndarray, flags: np.ndarray, seps: np.ndarray):
-    """Every run of two or more whitespace characters becomes one space (as HashingVectorizer's
-    char analyzer does; tokens are the same either way)."""
-    space = (flags & _SPACE).view(bool)
-    before = (space[1:] & space[:-1]).nonzero()[0]  # the character before a dropped one
-    if not len(before):
-        return cp, flags, seps
-    cp = cp.copy()
-    cp[before] = 0x20  # the run's first character; the others are dropped
-    keep = np.ones(len(cp), dtype=bool)
-    keep[before + 1] = False
-    return cp[keep], flags[keep], seps - np.searchsorted(before + 1, seps)
+@numba.njit(cache=True, nogil=True)
+def _dot(cols, counts, indptr, norms, n_char, weights):
+    """Each row's normalised features times weights (n_features x k); cols sorted in each row."""
+    n_rows = len(indptr) - 1
+    k = weights.shape[1]
+    out = np.zeros((n_rows, k), np.float64)
+    for row in range(n_rows):
+        a, z = indptr[row], indptr[row + 1]
+        split = a + np.searchsorted(cols[a:z], n_char)  # the word block's first cell
+        if k <= _MAX_K:
+            char = _segment_dot(cols, counts, a, split, weights, k)
+            word = _segment_dot(cols, counts, split, z, weights, k)
+            for j in range(k):
+                out[row, j] = char[j] / norms[row, 0] + word[j] / norms[row, 1]
+        else:
+            for i in range(a, z):
+                norm = norms[row, 0] if i < split else norms[row, 1]
+                for j in range(k):
+                    out[row, j] += counts[i] * weights[cols[i], j] / norm
+    return out
 
 
-# --- n-grams
+# --- the batch
 
 @dataclass
 class Batch:
@@ -282,19 +464,15 @@ class Batch:
     ends: np.ndarray | None = None
 
 
-@functools.lru_cache(maxsize=256)
-def _slot_keys(n: int, shift: int, n_char: int, dtype: np.dtype) -> np.ndarray:
-    """The first possible cell key of every slot (row r's char block, then its word block) and of row n."""
-    keys = (np.arange(n + 1, dtype=dtype)[:, None] << shift) + np.array([0, n_char], dtype=dtype)
-    return keys.ravel()[:-1]
+def murmur(data: bytes) -> int:
+    """The compiled MurmurHash3 (for tests: it must equal sklearn.utils.murmurhash3_32)."""
+    return int(_murmur(np.frombuffer(data + b"\0", dtype=np.uint8), 0, len(data)))
 
 
 class BatchHasher:
     """The features of a batch of texts: `transform` gives the sparse matrix (training, tests),
-    `dot` its product with the models' stacked weights (prediction).
-
-    Every n-gram becomes one integer key (row, column, sign); one sort of the keys groups
-    repeated n-grams into each row's signed counts, from which come the block norms."""
+    `dot` its product with the models' stacked weights (prediction), `ngrams` every n-gram
+    with its span (explanations)."""
 
     def __init__(self, params: FeatureParams = FeatureParams()):
         for bits in (params.char_bits, params.word_bits):
@@ -303,173 +481,47 @@ class BatchHasher:
         self.p = params
         self.n_char = 1 << params.char_bits
         self.n_word = 1 << params.word_bits
-        self.shift = params.n_features.bit_length()  # n_features is a sum of two powers of two: cols < 2**shift
         lo, hi = params.char_ngrams
-        self.sizes = np.arange(hi, lo - 1, -1)  # char n-gram sizes, one row each
-        self._size_tuple = tuple(self.sizes.tolist())
-        # (row, offset back from a NUL) of every char n-gram that holds the NUL
-        self._nul_rows = np.repeat(np.arange(len(self.sizes)), self.sizes)
-        self._nul_back = np.concatenate([np.arange(n) for n in self.sizes.tolist()])
-        _bmp_flags()  # built now rather than in the first listing's time
+        self._sizes = np.arange(hi, lo - 1, -1, dtype=np.int64)
+        self.shift = params.n_features.bit_length()  # n_features is a sum of two powers of two: cols < 2**shift
+        # the flag table built and the compiled kernels loaded (or compiled, ~5 s, then cached
+        # beside this file) now rather than in the first listing's time
+        self.dot(["warm up"], np.zeros((params.n_features, 1)))
 
-    def _hashes(self, j: _Joined) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(char, word, word rows, word starts, word ends): the hash of the char n-gram of each
-        size (rows) at each char (columns), and of every word n-gram with its row and span.
-
-        Word n-grams are hashed from the tokens joined by one space, written after the text in
-        the same buffer, so that one MurmurHash pass serves both kinds."""
-        n_chars, n_bytes = len(j.cp), len(j.buf) - _PAD
-        starts, ends = self._tokens(j)
-        if j.boff is None:
-            b_start, b_len = starts, ends - starts
-        else:
-            b_start = j.boff[starts]
-            b_len = j.boff[ends] - b_start
-        step = b_len + 1
-        at = step.cumsum()
-        at += n_bytes - step  # where each token goes
-        total = int(step.sum())
-        buf = np.zeros(n_bytes + total + _PAD, dtype=np.uint8)
-        buf[:n_bytes] = j.buf[:n_bytes]
-        src = (b_start - at).repeat(step)
-        src += np.arange(n_bytes, n_bytes + total)
-        buf[n_bytes:n_bytes + total] = j.buf.take(src)
-        buf[at + b_len] = 0x20
-        words = _words(buf)
-        mixed = _mix_k_(words.copy())
-        ch = _fixed_hashes(words, mixed, n_bytes, self._size_tuple)
-
-        t_doc = j.seps.searchsorted(starts)
+    def _keys(self, texts: list[str], spans: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The key of every n-gram (see _key), in document order, and their spans if asked."""
+        docs = [clean(t) for t in texts]
+        cp = np.frombuffer(("\0".join(docs) + "\0").encode("utf-32-le"), dtype=np.uint32)
+        ends = np.cumsum(np.fromiter(map(len, docs), dtype=np.int64, count=len(docs)) + 1) - 1
+        buf, boff, kflags, seps = _layout(cp, _char_flags(cp), ends, int(self._sizes[0]) + 8)
+        fixed = _fixed(buf, int(boff[-1]), self._sizes)
         lo, hi = self.p.word_ngrams
-        first = [np.arange(len(t_doc)) if n == 1 else (t_doc[n - 1:] == t_doc[:len(t_doc) - n + 1]).nonzero()[0]
-                 for n in range(lo, hi + 1)]  # n tokens of one document
-        last = np.concatenate([i + n - 1 for i, n in zip(first, range(lo, hi + 1))])
-        first = np.concatenate(first)
-        r_start, r_len = [at[first]], [at[last] + b_len[last] - at[first]]
-        n_odd = 0
-        if j.boff is not None:  # the hash at each char's first byte, unless the n chars are not n bytes
-            ch = ch.take(j.boff[:-1], axis=1)
-            odd = [(j.boff[n:] - j.boff[:-n] != n).nonzero()[0] for n in self.sizes.tolist()]
-            row = np.repeat(np.arange(len(odd)), [len(o) for o in odd])
-            pos = np.concatenate(odd)
-            n_odd = len(pos)
-            start = j.boff[pos]
-            r_start.append(start)
-            r_len.append(j.boff[pos + self.sizes[row]] - start)
-        h = murmur_ranges(buf, np.concatenate(r_start), np.concatenate(r_len), words, mixed)
-        if n_odd:
-            ch[row, pos] = h[len(h) - n_odd:]
-        return ch[:, :n_chars], h[:len(first)], t_doc[first], starts[first], ends[last]
-
-    @staticmethod
-    def _tokens(j: _Joined) -> tuple[np.ndarray, np.ndarray]:
-        """Start and end char of every token: runs of two or more word characters (\\b\\w\\w+\\b)."""
-        isw = (j.flags >> 1).view(bool)  # _WORD
-        edges = (isw[1:] != isw[:-1]).nonzero()[0] + 1
-        if isw[0]:
-            edges = np.concatenate(([0], edges))
-        starts, ends = edges[0::2], edges[1::2]  # the last char is a NUL: every run ends
-        keep = ends - starts >= 2
-        return starts[keep], ends[keep]
-
-    def _across_nul(self, j: _Joined) -> np.ndarray:
-        """Flat indices into the char hashes of the n-grams that hold a NUL: not n-grams."""
-        at = np.maximum(j.seps[:, None] - self._nul_back, 0)  # below 0 only when position 0 holds a NUL too
-        at += self._nul_rows * len(j.cp)
-        return at.ravel()
+        cap = len(kflags) * (len(self._sizes) + max(hi - lo + 1, 0)) + 1
+        dtype = np.int32 if (len(texts) + 1) << (self.shift + 1) < 2**31 else np.int64
+        keys = np.empty(cap, dtype)
+        where = np.empty((cap if spans else 0, 2), np.int64)
+        n = _emit(buf, boff, kflags, seps, fixed, self._sizes, lo, hi, self.n_char, self.n_word, self.shift, keys, where)
+        return keys[:n], where[:n]
 
     def ngrams(self, texts: list[str], spans: bool = False) -> Batch:
-        j = _join(texts)
-        ch, w_hash, w_rows, w_start, w_end = self._hashes(j)
-        ok = np.ones(ch.shape, dtype=bool)
-        ok.ravel()[self._across_nul(j)] = False
-        size_i, c_start = np.nonzero(ok)
-        c_rows = np.searchsorted(j.seps, c_start)
-        h = np.concatenate((ch[size_i, c_start], w_hash))
-        rows = np.concatenate((c_rows, w_rows))
-        word = np.arange(len(h)) >= len(c_start)
-        cols = (np.abs(h) & np.where(word, self.n_word - 1, self.n_char - 1)) + np.where(word, self.n_char, 0)
-        batch = Batch(rows, cols.astype(np.int64), h >= 0)
+        keys, where = self._keys(texts, spans)
+        keys = keys.astype(np.int64)
+        batch = Batch(keys >> (self.shift + 1), (keys >> 1) & ((1 << self.shift) - 1), (keys & 1).astype(bool))
         if spans:
-            doc_start = j.doc_starts()[rows]
-            batch.starts = np.concatenate((c_start, w_start)) - doc_start
-            batch.ends = np.concatenate((c_start + self.sizes[size_i], w_end)) - doc_start
+            batch.starts, batch.ends = where[:, 0], where[:, 1]
         return batch
 
-    @staticmethod
-    def _key(h: np.ndarray, n_cols: int, offset: int, row_key: np.ndarray | None, out: np.ndarray) -> None:
-        """out = row_key | column << 1 | (1 if h >= 0 else 0), the column as scikit-learn's
-        abs(h) % n_cols (abs(-2**31) taken as 0) plus offset."""
-        h = h.astype(out.dtype, copy=False)
-        np.abs(h, out=out)
-        out &= n_cols - 1
-        if offset:
-            out += offset
-        out <<= 1
-        out += 1
-        out += h >> 31  # -1 for a negative hash
-        if row_key is not None:
-            out |= row_key
-
-    def _keys(self, texts: list[str]) -> np.ndarray:
-        """One sortable key per n-gram: row, then column, then sign (1 = positive); n-grams that
-        are not (across a NUL) get row len(texts), after every real row."""
-        n = len(texts)
-        dtype = np.int32 if ((n + 1) << (self.shift + 1)) < 2**31 else np.int64
-        j = _join(texts)
-        ch, w_hash, w_rows, _, _ = self._hashes(j)
-        key = np.empty(ch.size + len(w_hash), dtype=dtype)
-        row_key = w_row_key = None  # one document: row 0
-        if n > 1:
-            row_key = (np.arange(n, dtype=dtype) << (self.shift + 1)).repeat(np.diff(j.seps, prepend=-1))
-            w_row_key = w_rows.astype(dtype) << (self.shift + 1)
-        self._key(ch, self.n_char, 0, row_key, key[:ch.size].reshape(ch.shape))
-        key[self._across_nul(j)] = n << (self.shift + 1)
-        self._key(w_hash, self.n_word, self.n_char, w_row_key, key[ch.size:])
-        return key
-
-    def _counts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(counts, cols, bounds, norms, dups): the signed count of every distinct (row, col),
-        sorted; per slot (row r's char block is slot 2r, its word block 2r+1) where it starts in
-        the cells (bounds, 2 n + 1 values) and its l2 norm (1 when empty); the cells that
-        repeat the one before with count 0."""
-        n = len(texts)
-        key = self._keys(texts)
-        key.sort()
-        new = np.empty(len(key), dtype=bool)
-        new[:1] = True
-        np.not_equal(key[1:], key[:-1], out=new[1:])
-        first = new.nonzero()[0]
-        group = key.take(first)
-        cell = group >> 1
-        counts = np.empty(len(first))
-        np.subtract(first[1:], first[:-1], out=counts[:-1])
-        counts[-1] = len(key) - first[-1]
-        counts *= _SIGN.take(group & 1)
-        bounds = cell.searchsorted(_slot_keys(n, self.shift, self.n_char, cell.dtype))
-        cell, counts = cell[:bounds[-1]], counts[:bounds[-1]]
-        cols = cell & ((1 << self.shift) - 1)
-        # distinct n-grams of one cell with both signs: the second's count moves to the first
-        # and it stays as a zero (the product does not mind; cells() drops it)
-        dups = (cell[1:] == cell[:-1]).nonzero()[0] + 1
-        if len(dups):
-            counts[dups - 1] += counts[dups]
-            counts[dups] = 0.0
-        filled = (bounds[1:] > bounds[:-1]).nonzero()[0]
-        norms = np.ones(2 * n)
-        if len(filled):
-            norms[filled] = np.sqrt(np.add.reduceat(counts * counts, bounds[filled]))
-        return counts, cols, bounds, norms, dups
+    def _counts(self, texts: list[str]):
+        keys, _ = self._keys(texts)
+        keys.sort()
+        return _cells(keys, len(texts), self.shift, self.n_char)
 
     def cells(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(cols, data, indptr) of the normalised feature matrix in CSR layout (rows in order)."""
-        counts, cols, bounds, norms, dups = self._counts(texts)
-        data = counts / np.repeat(norms, np.diff(bounds))
-        if len(dups):
-            keep = np.ones(len(cols), dtype=bool)
-            keep[dups] = False
-            cols, data, bounds = cols[keep], data[keep], bounds - np.searchsorted(dups, bounds)
-        return cols, data, bounds[0::2]
+        cols, counts, indptr, norms = self._counts(texts)
+        block = (cols >= self.n_char).astype(np.int64)
+        row = np.repeat(np.arange(len(texts)), np.diff(indptr))
+        return cols, counts / norms[row, block], indptr
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         """The same matrix as reference_features(params).transform(texts)."""
@@ -477,16 +529,8 @@ class BatchHasher:
         return sp.csr_matrix((data, cols, indptr), shape=(len(texts), self.p.n_features))
 
     def dot(self, texts: list[str], weights: np.ndarray) -> np.ndarray:
-        """transform(texts) @ weights, without normalising every cell: each slot's (row and
-        block's) product with the raw counts is divided by the slot's norm."""
-        n = len(texts)
-        if n == 0:
+        """transform(texts) @ weights."""
+        if not texts:
             return np.zeros((0, weights.shape[1]))
-        counts, cols, bounds, norms, _ = self._counts(texts)
-        if n <= _FEW_ROWS:  # scipy's checks of a new matrix cost more than this product
-            g = weights.take(cols, axis=0)
-            raw = np.array([counts[a:b] @ g[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())])
-        else:
-            raw = sp.csr_matrix((counts, cols, bounds), shape=(2 * n, self.p.n_features)) @ weights
-        raw /= norms[:, None]
-        return raw.reshape(n, 2, -1).sum(axis=1)
+        cols, counts, indptr, norms = self._counts(texts)
+        return _dot(cols, counts, indptr, norms, self.n_char, np.ascontiguousarray(weights, dtype=np.float64))
