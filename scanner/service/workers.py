@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import threading
 from typing import Any
 
 import uvicorn
+from prometheus_client import multiprocess
 from uvicorn.config import STARTUP_FAILURE
 
 log = logging.getLogger("scanner.service")
@@ -42,6 +44,13 @@ def _worker(host: str, port: int, options: dict[str, Any]) -> None:
         server.run(sockets=[sock])
     except KeyboardInterrupt:     # uvicorn re-raises the signal it stopped for
         pass
+
+
+def _forget_metrics(pid: int) -> None:
+    """Drop a dead worker's live gauges (prometheus_client's multiprocess mode); its counters and
+    histograms stay: what it served still counts."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(pid)
 
 
 def serve(host: str, port: int, workers: int, options: dict[str, Any], stop_timeout: float) -> int:
@@ -76,6 +85,7 @@ def serve(host: str, port: int, workers: int, options: dict[str, Any], stop_time
                     status = 1
                     break
                 log.error("worker %s exited with %s; starting another", proc.pid, proc.exitcode)
+                _forget_metrics(proc.pid)
                 procs[i] = start()
     finally:
         for proc in procs:

@@ -181,6 +181,10 @@ def test_serve_spreads_connections_and_replaces_a_dead_worker(tmp_path):
         assert sum(holders.values()) == 24 and min(holders.values()) >= 4, holders
         for conn in burst:
             conn.close()
+        with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) as c:
+            for i in range(6):   # verdicts that the dead worker's metrics may hold
+                assert c.post("/v1/scan", json={"listing_id": f"V-{i}", "merchant_id": "M-W",
+                                                "title": "Pepper spray 60ml"}).status_code == 200
         first[0].kill()
         deadline = time.monotonic() + 90
         while {w.pid for w in workers()} & {first[0].pid} or len(workers()) < 2:
@@ -189,6 +193,11 @@ def test_serve_spreads_connections_and_replaces_a_dead_worker(tmp_path):
         with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) as c:
             r = c.post("/v1/scan", json={"listing_id": "W-1", "merchant_id": "M-W", "title": "Ceramic mug"})
             assert r.status_code == 200
+            # every verdict served still counts, the dead worker's too
+            metrics = c.get("/metrics").text
+        served = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                     if line.startswith("scanner_verdicts_total{"))
+        assert served == 7, metrics
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
