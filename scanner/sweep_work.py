@@ -6,13 +6,13 @@ worker lost, a killed sweep resumed) changes nothing."""
 from __future__ import annotations
 
 import threading
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from scanner.listing import Certificate, RecordError, Verdict, parse_listing
+from scanner.store import keys
 
 _SCANNERS: dict[tuple, Any] = {}
 _LOCK = threading.Lock()
@@ -110,7 +110,7 @@ def scan_chunk(spec: Spec, job: ChunkJob) -> tuple[int, list[Scanned]]:
         valid.append(listing)
         items.append(Scanned(line, listing.listing_id, listing.merchant_id, fp, key, listing.target_markets,
                              title=listing.title[:120],
-                             content=None if cand is not None else zlib.compress(canon, 1)))
+                             content=None if cand is not None else keys.pack_canonical(canon)))
     certs = [c for cs in job.certificates.values() for c in cs]
     results = _scan_all(live, valid, certs, job.as_of)
     cands = _scan_all(cand, valid, certs, job.as_of) if cand is not None else [None] * len(valid)

@@ -280,11 +280,10 @@ class Runtime:
         metrics.observe_verdict(verdict)
         item = None
         if self.recorder is not None:
-            data = listing.model_dump()
-            fp = keys.listing_fingerprint(data)
+            fp, content = keys.fingerprint_and_content(listing.model_dump())
             exc_digest = keys.set_digest(str(e.id) for e in excs)
             item = Item(listing.listing_id, listing.merchant_id, verdict, fp,
-                        keys.scan_key(fp, cert_digest, exc_digest, *self.versions), keys.pack_content(data))
+                        keys.scan_key(fp, cert_digest, exc_digest, *self.versions), content)
         return Scanned(verdict=verdict, item=item)
 
     def record(self, scanned: list[Scanned]) -> Future | None:

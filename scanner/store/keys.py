@@ -44,7 +44,18 @@ def listing_fingerprint(data: dict[str, Any] | Listing) -> str:
 def pack_content(data: dict[str, Any] | Listing) -> bytes:
     if isinstance(data, Listing):
         data = data.model_dump()
-    return zlib.compress(canonical_listing(data), 1)
+    return pack_canonical(canonical_listing(data))
+
+
+def pack_canonical(canonical: bytes) -> bytes:
+    """The stored form of a listing's canonical bytes."""
+    return zlib.compress(canonical, 1)
+
+
+def fingerprint_and_content(data: dict[str, Any]) -> tuple[str, bytes]:
+    """listing_fingerprint and pack_content of a raw listing dict, canonicalised once."""
+    canonical = canonical_listing(data)
+    return fingerprint_bytes(canonical), pack_canonical(canonical)
 
 
 def unpack_content(blob: bytes) -> dict[str, Any]:
