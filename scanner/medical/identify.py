@@ -144,6 +144,9 @@ class Identifier:
         for terms in config.claim_phrases.values():
             for term in terms:
                 add(term, ("claim", None))
+        for terms in config.claim_exceptions.values():
+            for term in terms:
+                add(term, ("claim_exception", None))
         for terms in config.drug_forms.values():
             for term in terms:
                 add(term, ("drug", None))
@@ -209,13 +212,19 @@ class Identifier:
         names = {f for f, _ in fields}
         hits: dict[str, list[tuple[str, int, int, str, str, str | None]]] = {}  # field, start, end, quote, kind, type
         unless: set[str] = set()
+        denials: list[tuple[str, int, int]] = []   # claim exceptions: field, start, end
         for fname, start, end, kind, type_id, obfuscated in found:
             if obfuscated and fname != "title" or fname not in names:
                 continue
             if kind == "unless":
                 unless.add(type_id)
+            elif kind == "claim_exception":
+                denials.append((fname, start, end))
             else:
                 hits.setdefault(kind, []).append((fname, start, end, docs[fname].original[start:end], kind, type_id))
+        if denials and "claim" in hits:
+            hits["claim"] = [h for h in hits["claim"]
+                             if not any(f == h[0] and s < h[2] and h[1] < e for f, s, e in denials)]
         title_doc = docs.get("title")
         for fname, doc in fields:
             if "械" in doc.text:

@@ -98,6 +98,8 @@ class MedicalConfig(_Strict):
     claim_only_excluded_categories: list[str] = []
     drug_forms: dict[str, list[str]] = {}
     claim_phrases: dict[str, list[str]]
+    # phrases that deny a medical purpose ("not for medical use"): a claim phrase inside one is void
+    claim_exceptions: dict[str, list[str]] = {}
     fda_class_rank: dict[str, int]
     fda_device_classes: list[str]
     matrix_class: int = Field(ge=1, le=3)
@@ -110,7 +112,7 @@ class MedicalConfig(_Strict):
     confidence: Confidence
     example_certificates: list[dict[str, Any]] = []
 
-    _claims = field_validator("claim_phrases", "drug_forms")(_lang_lists)
+    _claims = field_validator("claim_phrases", "claim_exceptions", "drug_forms")(_lang_lists)
 
     @field_validator("fda_class_rank")
     @classmethod

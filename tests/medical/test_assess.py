@@ -170,6 +170,22 @@ def test_everyday_goods_only_with_a_claim(assessor):
     assert [h.rule for h in assessor.assess(claim, [], AS_OF)] == ["medical_device/no_ce"]
 
 
+def test_a_denied_medical_purpose_is_no_claim(assessor):
+    """A claim phrase inside a denial ("not for medical use") says the opposite; elsewhere it still counts."""
+    def rules(title, **extra):
+        listing = parse_listing({"listing_id": "L-8", "merchant_id": "M-1", "title": title,
+                                 "target_markets": ["DE"], **extra})
+        return [h.rule for h in assessor.assess(listing, [], AS_OF)]
+
+    assert rules("Electric Foot Warmer Pad, Not For Medical Use, USB Powered") == []
+    assert rules("Hand Warmer Heat Pack 非医用 暖宝宝") == []
+    assert rules("Knee Sleeve for Sports, not a medical device") == []
+    assert rules("Knee Brace for Medical Use, relieves arthritis pain") == ["medical_device/no_ce"]
+    # the denial covers its own words only: a claim elsewhere in the listing still counts
+    assert rules("Heating Pad not for medical use", description="Used to treat arthritis in the knee.") \
+        == ["medical_device/no_ce"]
+
+
 def test_claim_on_a_medicine_is_not_a_device(assessor):
     pills = parse_listing({"listing_id": "L-7", "merchant_id": "M-1", "title": "Herbal Capsules Relieve Pain Fast",
                            "category": "Health & Medical > Medicine"})
