@@ -140,7 +140,8 @@ def _ml_findings(ls: ListingSignals, rulesets: Rulesets, hits: dict[str, Hit]) -
         rule = next((r for r in family.rules if r.ml_family_rule), None)
         if rule is None or family.ml is None or any(r.id in hits for r in family.rules):
             continue
-        support = [s for r in family.rules for s in ls.by_rule.get(r.id, ()) if s.weight > 0]
+        support = [s for r in family.rules for s in ls.by_rule.get(r.id, ())
+                   if s.weight > 0 and _corroborates(r, s)]
         support += [s for r in family.rules for name, w in r.patterns.items() if w > 0
                     for s in ls.patterns.get(name, ())]
         proof = [s.evidence() for s in [*evidence, *support]]
@@ -152,6 +153,11 @@ def _ml_findings(ls: ListingSignals, rulesets: Rulesets, hits: dict[str, Hit]) -
                                    reason=f"The classifier finds this listing likely to break this rule "
                                           f"(p={p:.2f}); a reviewer decides."))
     return reviews
+
+
+def _corroborates(rule: Rule, signal: Signal) -> bool:
+    group = next((g for g in rule.terms if g.name == signal.group), None)
+    return group is None or group.corroborates
 
 
 def _targets(markets: Markets, target_markets: list[str] | None) -> set[str] | None:

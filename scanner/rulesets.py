@@ -76,6 +76,7 @@ class TermGroup(Terms):
     unless_fields: list[str] = ["title", "category"]
     fields: list[str] = []       # restrict to these fields ("title", "description", "category", ...)
     match: Literal["auto", "substring"] = "auto"  # substring: also inside longer words (drug-name stems)
+    corroborates: bool = True    # may its hits confirm a classifier's block (false: audience words like "for men")
 
 
 class Requirement(_Strict):

@@ -52,11 +52,14 @@ def test_corroborated_block_uses_the_family_rule(tmp_path):
     text = path.read_text()
     path.write_text(text.replace("ml: {review: 0.99, block: 0.9999}", "ml: {review: 0.3, block: 0.5}"))
     s = Scanner.load(rs)
-    corroborated = dict(PARAPHRASE, title=PARAPHRASE["title"] + " for him")  # a weighted term of the family
+    corroborated = dict(PARAPHRASE, title=PARAPHRASE["title"] + ", lasts longer")  # a weighted term of the family
     v = s.scan(corroborated, as_of=AS_OF)
     assert v.decision == "block" and v.findings[0].rule == "sexual_health/enhancement_claim"
     assert v.points == s.rulesets.rules["sexual_health/enhancement_claim"].points
     assert s.scan(PARAPHRASE, as_of=AS_OF).decision == "review"  # no corroboration: a person decides
+    # an audience word ("for him": a group with corroborates: false) is no corroboration either
+    audience = dict(PARAPHRASE, title=PARAPHRASE["title"] + " for him")
+    assert s.scan(audience, as_of=AS_OF).decision == "review"
 
 
 def test_no_ml_review_when_a_rule_already_fired(scanner):
