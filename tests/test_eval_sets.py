@@ -1,0 +1,40 @@
+"""Regression guard on our own labelled cases (evals/): red-team listings written from POLICY.md
+(paraphrases, other languages, obfuscations, hard negatives), never from the dev set. A change
+that makes the scanner generalise worse fails here before it reaches the hidden cases."""
+from pathlib import Path
+
+import pytest
+
+from scanner import Scanner
+from scanner.ml.evaluate import read_cases, scanner_results, score
+
+EVALS = Path(__file__).resolve().parents[1] / "evals"
+# the figures these sets scored when they were added, less a small margin for deliberate trade-offs
+FLOORS = {"redteam_keywords.jsonl": 0.98, "redteam_keywords_holdout.jsonl": 0.97, "redteam_medical.jsonl": 0.98}
+
+
+@pytest.fixture(scope="module")
+def scanner():
+    return Scanner.load()
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_red_team_cases_hold(scanner, name):
+    cases = read_cases(EVALS / name)
+    got = scanner_results(scanner, cases)
+    figures = score(cases, got)
+    decisions = sum(d == c["expect"]["decision"] for c, (d, _, _) in zip(cases, got)) / len(cases)
+    flagged, negatives = map(int, figures["negatives_flagged"].split("/"))
+    weak = {r: v for r, v in figures["rules"].items() if v["f1"] < 0.9}
+    assert figures["rule_macro_f1"] >= FLOORS[name], weak
+    assert decisions >= FLOORS[name]
+    assert flagged <= 0.02 * negatives
+    assert figures["bad_evidence_offsets"] == 0
+
+
+def test_eval_sets_share_no_listing_with_each_other():
+    seen: dict[str, str] = {}
+    for name in FLOORS:
+        for case in read_cases(EVALS / name):
+            key = (case["listing"].get("title", "") + case["listing"].get("description", "")).casefold()
+            assert seen.setdefault(key, name) == name, f"{name}: {case['case_id']} repeats a listing of {seen[key]}"
