@@ -38,3 +38,18 @@ def test_eval_sets_share_no_listing_with_each_other():
         for case in read_cases(EVALS / name):
             key = (case["listing"].get("title", "") + case["listing"].get("description", "")).casefold()
             assert seen.setdefault(key, name) == name, f"{name}: {case['case_id']} repeats a listing of {seen[key]}"
+
+
+def test_eval_sets_share_no_title_with_evaluation_only_data():
+    import csv
+    shared = EVALS.parents[1] / "shared" / "data"
+    files = [p for p in (shared / "vape_listings_real_2025.csv", shared / "amazon_in_2023_products_trimmed.csv")
+             if p.exists()]
+    if not files:
+        pytest.skip("evaluation-only files are not beside the repo (../shared/data)")
+    ours = {c["listing"].get("title", "").strip().casefold() for name in FLOORS for c in read_cases(EVALS / name)}
+    for path in files:
+        with path.open(encoding="utf-8", errors="replace", newline="") as fh:
+            reader = csv.DictReader(fh)
+            key = next(k for k in reader.fieldnames if k.lower() in ("title", "name", "product_name"))
+            assert not ours & {(row[key] or "").strip().casefold() for row in reader} - {""}, path.name
