@@ -15,6 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PIECES = ["3", "3.5", "12", "7,5", "250", "ten", "twenty", "mm", "cm", "in", "inch", '"', "″", "mg", "mg/ml", "%",
           "puffs", "70/30", "70vg/30pg", "50%", "blade", "tip", "angle", "overall", "handle", "nicotine", "vg",
           "knife", "steel", "the", "is", " ", " ", " ", "  ", "\n", ",", ".", "-", "/", "(", ")", "毫米", "5000", "°"]
+# segment breaks, HTML block tags and text without spaces, which the labels' reach depends on
+BREAKS = ["3", "24", "12", "cm", "mm", "厘米", "blade", "overall", "handle", "length", "刃长", "刀刃长度", "总长", "刀",
+          "：", "，", "、", "。", ":", ";", "|", ". ", "\t", "\n", "<br>", "<td>", "</td>", "<tr>", "<p>", "<b>", " ", " ",
+          "  ", "approx.", "x"]
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +38,13 @@ def _same(scanner, doc, families):
 def test_windows_find_what_the_whole_text_gives(scanner, text):
     from scanner.text import normalise
     _same(scanner, normalise(text), set(scanner.patterns.matchers))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(BREAKS), max_size=60).map("".join))
+def test_windows_agree_across_breaks_tags_and_unspaced_text(scanner, text):
+    from scanner.text import normalise
+    _same(scanner, normalise(text, html=True), set(scanner.patterns.matchers))
 
 
 def test_windows_agree_on_catalog_and_generated_listings(scanner):

@@ -7,11 +7,19 @@ spaCy sees only windows of whole words around the places where a number stands b
 a unit (or a ratio): tokenising and matching a whole description cost ~400 µs, and a
 window cut at spaces tokenises exactly as the whole text does there.
 The vocabulary (units, context words, windows) comes from the rulesets.
+
+A number reads the label (a context or exclude word) of its own segment of text: segments end at
+a sentence end, ";", "|", a line or tab break and an HTML block tag (<br>, a table cell...). The
+nearest label before the number binds more tightly than one after it ("overall 360 mm, blade
+240 mm"); a number alone in its segment takes the label of a segment that holds only a label
+("<td>Blade length</td><td>24 cm</td>").
 """
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from itertools import pairwise
 
 import spacy
 from spacy.lang.en.lex_attrs import _num_words, _ordinal_words
@@ -26,6 +34,43 @@ _NUMBER = r"\d+(?:[.,]\d+)?"
 _NUMBER_WORDS = sorted({*_num_words, *_ordinal_words}, key=len, reverse=True)
 _NUMBER_ENDS = (r"\d", r"(?<![^\W_])(?=[" + "".join(sorted({w[0] for w in _NUMBER_WORDS})) + "])(?:"
                 + "|".join(_NUMBER_WORDS) + r")\b")
+
+# Scripts written without spaces between words, numbers and units ("刃长24cm", "刃长：24cm",
+# "刀刃长度24cm总长36cm", "칼날24cm"), which spaCy's tokenizer keeps as one token: the text spaCy
+# reads gets a space wherever such a character meets a character of another kind (a digit, a
+# Latin letter, punctuation).
+_UNSPACED = "\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_UNSPACED_EDGE = re.compile(rf"(?<=[{_UNSPACED}])(?=[^{_UNSPACED}\s])|(?<=[^{_UNSPACED}\s])(?=[{_UNSPACED}])")
+# Where a label's reach ends: a sentence end (not "approx. 24"), a field or list separator, a line
+# or tab break (one character class first: the regex scans for it fast). HTML block tags are
+# breaks too: the space each leaves maps to the tag (_tag_breaks).
+_BREAK = re.compile(r"[.!?;|\n\r\t\u3002](?:(?<=[.!?])(?=\s)(?!\s+\d)|(?<![.!?]))")
+_COMMAS = frozenset([",", "\u3001"])
+
+
+def _spaced(text: str) -> tuple[str, list[int]]:
+    """`text` with a space at every _UNSPACED_EDGE, and where the spaces stand in the result."""
+    cuts = [] if text.isascii() else [m.start() for m in _UNSPACED_EDGE.finditer(text)]
+    if not cuts:
+        return text, cuts
+    bounds = [0, *cuts, len(text)]
+    return " ".join(text[i:j] for i, j in pairwise(bounds)), [c + k for k, c in enumerate(cuts)]
+
+
+def _tag_breaks(doc: Doc) -> list[int]:
+    """Positions in doc.text of the spaces HTML block tags left."""
+    if doc.segments is None or "<" not in doc.original:
+        return []
+    return [n for n, start, end, one_to_one in doc.segments
+            if not one_to_one and end - start > 1 and doc.original.startswith("<", start)]
+
+
+def _breaks(text: str, a: int, b: int, tags: list[int]) -> list[int]:
+    """Sorted positions in text[a:b] where a label's reach ends."""
+    found = [m.start() for m in _BREAK.finditer(text, a, b)]
+    if tags:
+        found = sorted(found + tags[bisect_left(tags, a):bisect_left(tags, b)])
+    return found
 
 
 @dataclass(slots=True)
@@ -96,16 +141,55 @@ class PatternIndex:
         factor = self._units[name].get(unit)
         return None if factor is None else number * factor
 
-    def _nearest(self, sdoc, s: int, e: int, window: int, name: str) -> str | None:
-        """Whether the nearest telling word around tokens s..e is a context or an exclude word."""
-        for distance in range(1, window + 1):
-            for k in (s - distance, e - 1 + distance):
-                if 0 <= k < len(sdoc):
-                    word = sdoc[k].lower_
-                    if word in self._exclude[name]:
-                        return "exclude"
-                    if word in self._context[name]:
-                        return "context"
+    def _label(self, sdoc, s: int, e: int, name: str, segment: list[int], ends: set[int],
+               keyed: bool) -> str | None:
+        """"context" or "exclude": the label the quantity at tokens s..e reads, if any. First the
+        nearest label before it in its segment (or, for the first segment of a keyed attribute, the
+        attribute's name), then the nearest after it, then a label-only segment right before it."""
+        window, seg = self.definitions[name].window, segment[s]
+        for k in range(s - 1, max(s - window, 0) - 1, -1):
+            if segment[k] != seg:
+                break
+            label = self._kind(sdoc[k], name)
+            if label:
+                if k in ends and k + 1 < s and sdoc[k + 1].text in _COMMAS:
+                    break   # "12 cm blade, 25 cm": the label closes the quantity before it
+                return label
+        else:
+            if keyed and seg == 0:
+                return "context"
+        for k in range(e, min(e - 1 + window, len(sdoc) - 1) + 1):
+            if segment[k] != segment[e - 1]:
+                break
+            label = self._kind(sdoc[k], name)
+            if label:
+                return label
+        return self._carried(sdoc, s, name, segment, window)
+
+    def _carried(self, sdoc, s: int, name: str, segment: list[int], window: int) -> str | None:
+        """The label of the segment right before the one the number at token s opens, when that
+        segment holds a label and no number and lies wholly within `window` tokens."""
+        k = s - 1
+        while k >= 0 and segment[k] == segment[s]:
+            if any(c.isalnum() for c in sdoc[k].text):
+                return None   # the number does not open its segment
+            k -= 1
+        if k < 0:
+            return None
+        label, prev = None, segment[k]
+        while k >= 0 and segment[k] == prev:
+            if s - k > window or any(c.isdigit() for c in sdoc[k].text):
+                return None
+            label = label or self._kind(sdoc[k], name)
+            k -= 1
+        return label
+
+    def _kind(self, token, name: str) -> str | None:
+        word = token.lower_
+        if word in self._exclude[name]:
+            return "exclude"
+        if word in self._context[name]:
+            return "context"
         return None
 
     def _windows(self, text: str, families: set[str]) -> list[tuple[int, int]]:
@@ -113,17 +197,25 @@ class PatternIndex:
         spans = sorted(m.span() for f, regexes in self._spots.items() if f in families
                        for rx in regexes for m in rx.finditer(text))
         windows: list[tuple[int, int]] = []
+        n = len(text)
         for start, end in spans:
-            a, b = start, end
+            # a run of spaces (HTML block tags leave one each) counts as one gap between words
+            a = pos = start
             for _ in range(self._reach + 1):
-                a = text.rfind(" ", 0, a)
-                if a <= 0:
+                space = text.rfind(" ", 0, pos)
+                if space == -1:
+                    a = 0
                     break
-            a = a + 1 if a > 0 else 0
+                a = pos = space + 1
+                while pos > 0 and text[pos - 1] == " ":
+                    pos -= 1
+            b = end
             for _ in range(self._reach + 1):
-                b = text.find(" ", b + 1)
+                while b < n and text[b] == " ":
+                    b += 1
+                b = text.find(" ", b)
                 if b == -1:
-                    b = len(text)
+                    b = n
                     break
             if windows and a <= windows[-1][1]:
                 windows[-1] = (windows[-1][0], max(b, windows[-1][1]))
@@ -140,27 +232,45 @@ class PatternIndex:
             return []
         out: list[PatternMatch] = []
         windows = self._windows(doc.text, families) if windowed else [(0, len(doc.text))]
+        tags = _tag_breaks(doc)
         for a, b in windows:
-            out += self._find_in(doc, a, self.nlp.make_doc(doc.text[a:b]), matchers, field_key)
+            breaks = _breaks(doc.text, a, b, tags)
+            # segment 0 is the text's first: an attribute's name labels it (see _label)
+            first = 0 if a == 0 or field_key is None or not (
+                _BREAK.search(doc.text, 0, a) or tags and tags[0] < a) else 1
+            text, spaces = _spaced(doc.text[a:b])
+            out += self._find_in(doc, a, self.nlp.make_doc(text), spaces, breaks, first, matchers, field_key)
         return out
 
-    def _find_in(self, doc: Doc, offset: int, sdoc, matchers, field_key: str | None) -> list[PatternMatch]:
+    def _find_in(self, doc: Doc, offset: int, sdoc, spaces: list[int], breaks: list[int], first: int,
+                 matchers, field_key: str | None) -> list[PatternMatch]:
+        """Matches in sdoc, the text doc.text[offset:] with spaces added at `spaces` (_spaced);
+        `breaks` end segments, numbered from `first`."""
+        def at(i: int) -> int:   # position in doc.text of position i in sdoc's text
+            return offset + i - (bisect_left(spaces, i) if spaces else 0)
+
         out: list[PatternMatch] = []
         found = sorted({match for matcher in matchers for match in matcher(sdoc)}, key=lambda m: (m[1], m[2], m[0]))
+        if not found:
+            return out
+        segment = [first + bisect_right(breaks, at(t.idx)) for t in sdoc] if breaks else [first] * len(sdoc)
+        ends: dict[int, set[int]] = {}
+        for match_id, _, e in found:
+            ends.setdefault(match_id, set()).add(e)
         for match_id, s, e in found:
             name = self.nlp.vocab.strings[match_id]
             d = self.definitions[name]
-            context = self._nearest(sdoc, s, e, d.window, name)
-            if context == "exclude":
-                continue
             keyed = self._keyed(name, field_key)
+            label = self._label(sdoc, s, e, name, segment, ends[match_id], keyed)
+            if label == "exclude":
+                continue
             fused_ratio = d.kind == "ratio" and any(c in sdoc[s].lower_ for c in self._context[name])
-            if self._context[name] and not (keyed or fused_ratio or context == "context"):
+            if self._context[name] and not (keyed or fused_ratio or label == "context"):
                 continue
             span = sdoc[s:e]
             value = self._value(name, span)
             if d.kind != "ratio" and value is None:
                 continue
-            start, end = doc.span(offset + span.start_char, offset + span.end_char)
+            start, end = doc.span(at(span.start_char), at(span.end_char))
             out.append(PatternMatch(name, start, end, doc.original[start:end], value))
         return out

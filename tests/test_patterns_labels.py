@@ -1,0 +1,119 @@
+"""Which label a blade length reads: the label before a number binds more tightly than one after
+it, and no label reaches across a sentence end or a field, list, line or table-cell break; text in
+scripts without spaces ("刃长24cm") is read like spaced text. POLICY.md §3."""
+import pytest
+
+from scanner import Scanner
+from scanner.text import normalise
+
+AS_OF = "2022-02-01"
+FAMILY = {"controlled_instrument"}
+
+
+@pytest.fixture(scope="module")
+def scanner(tmp_path_factory):
+    return Scanner.load(models_dir=tmp_path_factory.mktemp("no-models"))
+
+
+def blade_lengths(scanner, text, key=None, html=False):
+    """(mm, evidence text) of every blade length read in `text`; evidence must quote the original."""
+    doc = normalise(text, html=html)
+    found = [m for m in scanner.patterns.find(doc, FAMILY, key) if m.name == "blade_length"]
+    for m in found:
+        assert text[m.start:m.end] == m.text
+    return [(round(m.value), m.text) for m in found]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a label after the number (overall) must not beat the label before it (blade)
+    ("Blade length: 240mm. Overall: 360mm.", [(240, "240mm")]),
+    ("Overall length 360 mm, blade 240 mm", [(240, "240 mm")]),
+    ("刀刃长度：24cm，总长：36cm", [(240, "24cm")]),
+    ("Klingenlänge 24 cm; Gesamtlänge 36 cm", [(240, "24 cm")]),
+    ("Overall: 360mm | Blade: 240mm", [(240, "240mm")]),
+    ("Overall 360 mm\nBlade 240 mm", [(240, "240 mm")]),
+    ("Blade approx. 24 cm", [(240, "24 cm")]),          # an abbreviation before a number ends no sentence
+    # a label after the number, when none stands before it in its segment
+    ("12cm blade, 30cm overall", [(120, "12cm")]),
+    ("Fixed knife, clip point, 17cm blade", [(170, "17cm")]),
+    # a segment that holds only the label, right before the number's (spec lists and tables)
+    ("Blade length | 24 cm | Overall | 36 cm", [(240, "24 cm")]),
+    # glued to the number in scripts written without spaces
+    ("刃长24cm", [(240, "24cm")]),
+    ("刃长：24cm", [(240, "24cm")]),
+    ("刀长24厘米", [(240, "24厘米")]),
+    ("刀刃长度24cm总长36cm", [(240, "24cm")]),
+    ("刃渡り15cm、全長28cm", [(150, "15cm")]),
+    ("칼날24cm", [(240, "24cm")]),
+])
+def test_the_blade_label_binds_to_its_number(scanner, text, expected):
+    assert blade_lengths(scanner, text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Overall length: 300mm. Blade: 120mm.", [(120, "120mm")]),
+    ("Total 30cm, blade 12cm", [(120, "12cm")]),
+    ("总长30cm，刃长12cm", [(120, "12cm")]),
+    ("blade 20cm, handle 12cm", [(200, "20cm")]),
+    ("12cm blade | 30cm", [(120, "12cm")]),           # "blade" closes its own segment
+    ("Blade length: 12 cm. 30 cm overall", [(120, "12 cm")]),
+    ("Blade\n\nColour: black. Size 30 cm", []),        # labels do not reach across breaks
+    ("Overall 36 cm\n24 cm", []),                     # nor does a segment that holds a number lend its label
+    ("不锈钢24cm", []),                                # CJK next to a number is no label by itself
+])
+def test_other_lengths_are_not_read_as_the_blade(scanner, text, expected):
+    assert blade_lengths(scanner, text) == expected
+
+
+def test_html_breaks_end_a_labels_reach(scanner):
+    table = ("<table><tr><td>Blade length</td><td>24 cm</td></tr>"
+             "<tr><td>Overall length</td><td>36 cm</td></tr></table>")
+    assert blade_lengths(scanner, table, html=True) == [(240, "24 cm")]
+    assert blade_lengths(scanner, "<ul><li>Overall 36 cm</li><li>Blade 24 cm</li></ul>", html=True) == [(240, "24 cm")]
+    assert blade_lengths(scanner, "Blade<br>Colour black 30 cm", html=True) == []
+    assert blade_lengths(scanner, "Blade 24 cm<br>36 cm overall", html=True) == [(240, "24 cm")]
+
+
+def test_an_attribute_name_is_the_label_before_its_value(scanner):
+    assert blade_lengths(scanner, "24 cm, handle 12 cm", key="Blade Length") == [(240, "24 cm")]
+    assert blade_lengths(scanner, "24 cm (overall 36 cm)", key="Blade Length") == [(240, "24 cm")]
+    assert blade_lengths(scanner, "36 cm", key="Overall Length") == []
+
+
+def knife(scanner, title, description=None):
+    data = {"listing_id": "L-1", "merchant_id": "M-1", "title": title}
+    if description is not None:
+        data["description"] = description
+    v = scanner.scan(data, as_of=AS_OF)
+    for f in v.findings:
+        for e in f.evidence:
+            assert data[e.field][e.start:e.end] == e.text
+    return v, [f for f in v.findings if f.rule == "controlled_instrument/knife"]
+
+
+@pytest.mark.parametrize("title, description, span", [
+    ("Hunting knife", "Blade length: 240mm. Overall: 360mm.", "240mm"),
+    ("Hunting knife", "Overall length 360 mm, blade 240 mm", "240 mm"),
+    ("户外猎刀", "刀刃长度：24cm，总长：36cm", "24cm"),
+    ("Jagdmesser feststehend", "Klingenlänge 24 cm; Gesamtlänge 36 cm", "24 cm"),
+    ("户外直刀 刃长24cm", None, "24cm"),
+    ("户外猎刀 刀长24厘米", None, "24厘米"),
+    ("Hunting knife, clip point, blade 20cm, handle 12cm", None, "20cm"),   # pointed tip: over 150 mm
+])
+def test_long_blades_block(scanner, title, description, span):
+    v, found = knife(scanner, title, description)
+    assert v.decision == "block" and found
+    assert span in [e.text for e in found[0].evidence if e.detector == "pattern"]
+
+
+@pytest.mark.parametrize("title, description", [
+    ("Hunting knife", "Overall length: 300mm. Blade: 120mm."),      # long overall, short blade
+    ("Hunting knife 12cm blade, 30cm overall", None),
+    ("户外猎刀", "刃长12cm，总长30cm"),
+    ("Hunting knife, blade 20cm, handle 12cm", None),                # tip not given: 60°, needs over 220 mm
+    ("Kitchen knife set, blade 20cm, handle 12cm", None),            # kitchen and chef knives pass
+    ("Chef knife, blade 25cm, handle 12cm", None),
+])
+def test_short_blades_and_kitchen_knives_pass(scanner, title, description):
+    v, found = knife(scanner, title, description)
+    assert not found and v.decision == "pass"
