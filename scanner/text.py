@@ -7,7 +7,10 @@ of any normalised slice, so evidence can quote exactly what the seller wrote.
 
 Obfuscations: `skeleton(text)` folds leet characters and look-alike letters so that one
 automaton pass finds leetspeak spellings too (`leet_reading` then checks a candidate), and
-`joined_view(doc)` joins letters split by spaces or punctuation, with its own offset map.
+`search_view(text)` is that skeleton with the separators a term may be split by turned into
+spaces, which the automaton skips: letters and syllables split by spaces or punctuation
+("s i l d e n a f i l", "sil-de-na-fil", "ka ma gra") are found in the same pass, at the same
+offsets as the text, and `split_fragments` decides whether such a find reads as a split term.
 """
 from __future__ import annotations
 
@@ -42,14 +45,29 @@ _LEET_SYMBOLS = "".join(c for c in LEET_LETTERS if not c.isalnum())
 # Measurements are the common digit-and-letter tokens and never leetspeak: skip them cheaply.
 _QUANTITY = re.compile(r"[0-9.]+(?:mm|cm|m|km|in|ml|l|mg|g|kg|lb|lbs|oz|pcs|pc|w|kw|v|mah|ah|hz|khz|mhz|"
                        r"ghz|gb|tb|mb|k|x|s|h|th|st|nd|rd|ft|db|p|d)?|[a-z]{0,2}[0-9.]+")
-# Four or more single letters (or digits, for leetspeak) split by up to three separators.
-_SPACED = re.compile(r"(?<![^\W_])(?:[^\W_][\s.\-_*·•,/|+~'\"]{1,3}){3,}[^\W_](?![^\W_])")
-_SEPARATOR = re.compile(r"[\s.\-_*·•,/|+~'\"]")
-# ASCII text as letter/separator classes: a bytes search for a lone letter between separators
-# rules out split letters far faster than _SPACED itself (most text has none).
-_CLASSES = bytes(ord("a") if chr(c).isalnum() else ord("-") if chr(c) in " \t\n\r\f\v.-_*,/|+~'\"" else ord("x")
-                 for c in range(128)) + b"x" * 128
-_SPACED_SINGLES = re.compile(rb"a-{1,3}a-{1,3}a-{1,3}a")  # _SPACED, once words are "b"s and letters "a"
+# What a seller may split a term by ("v.i.a.g.r.a", "sil-de-na-fil", "e-li-quid"): white space and
+# punctuation that never spells a letter ("|" and "!" are leetspeak and stay letters) and never
+# ends a word ("'" does: "women's a-line" is no "saline").
+SPLIT_SEPARATORS = " \t\n\r\f\v\x1c\x1d\x1e\x1f.-*,/+~\"·•"
+# In the search view they become spaces; so do the other spaces that the automaton skips.
+_SPLIT_WIDE = ("·", "•", "\u1680", "\u2028", "\u2029")
+_SEARCH = bytes.maketrans("".join(c for c in _SKELETON_OF if c.isascii()).encode()
+                          + "".join(c for c in SPLIT_SEPARATORS if c.isascii()).encode(),
+                          "".join(t for c, t in _SKELETON_OF.items() if c.isascii()).encode()
+                          + b" " * sum(c.isascii() for c in SPLIT_SEPARATORS))
+# A separator between a split term's fragments: those above, any space, and "|", which splits
+# letters too ("s|i|l|d|e|n|a|f|i|l", searched in pipe_view when a text has letters split so).
+_SPLIT_CLASS = "[" + re.escape(SPLIT_SEPARATORS) + "|\\s]"
+_STRIP = re.compile(_SPLIT_CLASS)
+_PIPE_SPLIT = re.compile(r"\|(?<=[^\W_]\|)[^\W_]{1,3}\|[^\W_]")  # "|" first: a fast literal search
+# A split term: fragments (runs of letters or digits) joined by one to three separators.
+_SPLIT = re.compile(rf"[^\W_]+(?:{_SPLIT_CLASS}{{1,3}}[^\W_]+)+")
+_FRAGMENT = re.compile(r"[^\W_]+")
+# The split-term rule (split_fragments): at least MIN_FRAGMENTS fragments, at most one of them longer
+# than SHORT_FRAGMENT characters, at least MIN_SPLIT_LETTERS characters in all.
+MIN_FRAGMENTS = 3
+SHORT_FRAGMENT = 3
+MIN_SPLIT_LETTERS = 4
 _LATIN_GREEK_CYRILLIC = 0x0530  # below this, combining accents are stripped from base letters
 _BLOCK_TAGS = frozenset(["address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"])
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
@@ -362,34 +380,62 @@ def leet_reading(text: str, start: int, term: str) -> bool:
     return True
 
 
-def _derive(doc: Doc, text: str, keep: list[int]) -> Doc:
-    """A view of `doc` with new text; `keep` lists the doc positions each new char came from."""
-    spans = [doc._at(k) for k in keep]
-    return Doc(doc.original, text, [s for s, _ in spans], [e for _, e in spans])
+def search_view(text: str) -> str:
+    """`skeleton(text)` with SPLIT_SEPARATORS (and the spaces the automaton skips) turned into
+    spaces: the same length, character for character, so a find's offsets are the text's."""
+    if text.isascii():
+        return text.encode("ascii").translate(_SEARCH).decode("ascii")
+    for c in _SPLIT_WIDE:
+        if c in text:
+            text = text.replace(c, " ")
+    for c, t in _SKELETON_WIDE.items():
+        text = text.replace(c, t)
+    return text.encode("utf-8", "surrogatepass").translate(_SEARCH).decode("utf-8", "surrogatepass")
 
 
-def has_split_letters(text: str) -> bool:
-    """Whether `text` holds letters split by separators (_SPACED), checked on ASCII text as
-    a bytes search over character classes, several times faster than _SPACED itself."""
-    if not text.isascii():
-        return _SPACED.search(text) is not None
-    classes = text.encode("ascii").translate(_CLASSES)
-    # longer words become "b"s, so every "a" left is a single letter between non-letters
-    singles = classes.replace(b"aa", b"bb").replace(b"ba", b"bb")
-    return _SPACED_SINGLES.search(singles) is not None
+def pipe_view(text: str) -> str | None:
+    """The search view with "|" as a separator too, when `text` has letters split by pipes
+    (the search view reads "|" as a leet "l" or "i", as in "v|agra"), else None."""
+    if "|" in text and _PIPE_SPLIT.search(text):
+        return search_view(text.replace("|", " "))
+    return None
 
 
-def joined_view(doc: Doc) -> Doc | None:
-    """The view of `doc` with letters split by spaces or punctuation joined up, or None."""
-    text = doc.text
-    if not has_split_letters(text):
-        return None
-    keep: list[int] = []
-    pos = 0
-    for m in _SPACED.finditer(text):
-        keep.extend(range(pos, m.start()))
-        keep.extend(m.start() + k for k, c in enumerate(m.group()) if not _SEPARATOR.match(c))
-        pos = m.end()
-    keep.extend(range(pos, len(text)))
-    return _derive(doc, "".join(text[k] for k in keep), keep)
+def strip_separators(term: str) -> str:
+    """A normalised term without separators (_SPLIT_CLASS): its letters as the search view reads them."""
+    return _STRIP.sub("", term)
 
+
+def split_fragments(text: str, start: int, end: int) -> int:
+    """How many fragments text[start:end] holds if it reads as a term that a seller split up, else 0.
+
+    text[start:end] is where a term's letters were found with separators between them. It reads
+    as a split term when it is MIN_FRAGMENTS or more whole fragments (runs of letters or digits;
+    an apostrophe inside a word keeps it whole) joined by one to three separators, at most one
+    fragment is longer than SHORT_FRAGMENT characters, it holds at least MIN_SPLIT_LETTERS of them,
+    and its first and last fragments are no bare numbers ("e-liquid, 5" is no leetspeak
+    "e-liquids"). "sil-de-na-fil", "ka ma gra", "e-li-quid", "cross-b-o-w", "s i l d e n a f i l"
+    do; "e-mail", "Wi-Fi", "co-op", "x-ray", "T-shirt", "long-lasting", "non-stick", "USB-C" (two
+    fragments), "U.S.A." (three letters), "heavy duty for men" (two long fragments), "ka    ma gra"
+    (four spaces), "women's a-line" ("s" is part of "women's") and "oka-ma-gra" (not a whole
+    fragment) do not. Ordinary hyphenated or spaced words are rarely three short pieces in a row
+    whose letters spell a term; the caller also needs the fragments to split the term's own words
+    (so "toy. for men" is not "toy for men" split up).
+    """
+    if start and (text[start - 1].isalnum() or text[start - 1] == "'" and start > 1 and text[start - 2].isalnum()):
+        return 0
+    if end < len(text) and text[end].isalnum():
+        return 0
+    written = text[start:end]
+    if _SPLIT.fullmatch(written) is None:
+        return 0
+    fragments = _FRAGMENT.findall(written)
+    if (len(fragments) < MIN_FRAGMENTS or sum(len(f) > SHORT_FRAGMENT for f in fragments) > 1
+            or sum(map(len, fragments)) < MIN_SPLIT_LETTERS or fragments[0].isdigit() or fragments[-1].isdigit()):
+        return 0
+    return len(fragments)
+
+
+def word_count(term: str) -> int:
+    """The fragments (runs of letters or digits) of a normalised term: "vape juice" has two."""
+    return len(_FRAGMENT.findall(term))

@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.text import joined_view, normalise, normalise_term, skeleton
+from scanner.text import SPLIT_SEPARATORS, normalise, normalise_term, search_view, skeleton, split_fragments
 
 texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
 htmlish = st.lists(st.sampled_from(["<p>", "</p>", "<br>", "&amp;", "&lt;", "&#233;", "<b>", "</b>", "e-liquid",
@@ -22,9 +22,7 @@ def _check_spans(doc):
 def test_every_normalised_span_maps_inside_the_original(value):
     doc = normalise(value)
     _check_spans(doc)
-    joined = joined_view(doc)
-    if joined is not None:
-        _check_spans(joined)
+    assert len(search_view(doc.text)) == len(doc.text)  # a find's offsets in the view are the text's
 
 
 @settings(max_examples=300, deadline=None)
@@ -68,12 +66,12 @@ def test_leetspeak_is_read_only_through_the_skeleton():
     assert skeleton(doc.text).endswith(" " + skeleton("sildenafil"))
 
 
-def test_split_letters_are_joined_in_a_view():
-    doc = normalise("S.i.l.d.e.n.a.f.i.l 50mg")
-    v = joined_view(doc)
-    assert v is not None and "sildenafil" in v.text
-    i = v.text.index("sildenafil")
-    assert v.quote(i, i + 10)[2] == "S.i.l.d.e.n.a.f.i.l"
+def test_split_letters_are_spaced_in_the_search_view():
+    doc = normalise("S.i.l.d.e.n.a.f.i.l 50mg, v|agra")
+    view = search_view(doc.text)
+    assert view == "s i i d e n a f i i somg  viagra"   # separators are spaces, leetspeak folded ("|" is a letter)
+    assert "".join(view[:19].split()) == skeleton("sildenafil")
+    assert doc.quote(0, 19)[2] == "S.i.l.d.e.n.a.f.i.l"
 
 
 def test_terms_normalise_like_text():
@@ -100,14 +98,32 @@ def test_html_text_matches_beautifulsoup(value):
     assert _words(normalise(value, html=True).text) == expected
 
 
-_spacing = st.text(alphabet="ab1 .-_*,/|+~'\"x(é·", max_size=16)
+_spacing = st.text(alphabet="ab1 .-_*,/|+~'\"x(é·\t\u2028", max_size=16)
 
 
 @settings(max_examples=500, deadline=None)
 @given(_spacing)
-def test_split_letter_precheck_agrees_with_the_pattern(value):
-    from scanner.text import _SPACED, has_split_letters
-    assert has_split_letters(value) == (_SPACED.search(value) is not None)
+def test_search_view_is_the_skeleton_with_separators_as_spaces(value):
+    view = search_view(value)
+    assert len(view) == len(value)
+    for c, v, s in zip(value, view, skeleton(value)):
+        assert v == (" " if c in SPLIT_SEPARATORS or c.isspace() and c not in "\x85\xa0" else s), (value, c)
+
+
+def test_split_fragments_reads_split_terms_only():
+    for written, fragments in [("sil-de-na-fil", 4), ("ta.da.la.fil", 4), ("ka ma gra", 3), ("e-li-quid", 3),
+                               ("va-pe jui-ce", 4), ("cross-b-o-w", 4), ("s i l d e n a f i l", 10),
+                               ("ta-dala-fil", 3), ("ka . ma . gra", 3), ("c r 0 s s b 0 w", 8)]:
+        assert split_fragments(written, 0, len(written)) == fragments, written
+        assert split_fragments(f"buy {written}, now", 4, 4 + len(written)) == fragments, written
+    for written in ["e-mail", "T-shirt", "wi-fi", "co-op", "x-ray", "long-lasting", "anti-slip", "non-stick",
+                    "semi-auto", "usb-c", "u.s.a", "via-gra",       # two fragments, or three letters
+                    "heavy duty for", "heavy-duty-kit", "kamagra",    # two long fragments, or none split
+                    "ka    ma gra", "ka(ma)gra", "ka-ma-",            # four separators, not separators, no end
+                    "e-liquid, 5", "5-il-de-na-fil"]:                 # a number first or last
+        assert split_fragments(written, 0, len(written)) == 0, written
+    for text, start, end in [("women's a-line", 6, 14), ("oka-ma-gra", 1, 10), ("ka-ma-gran", 0, 9)]:
+        assert split_fragments(text, start, end) == 0, text[start:end]   # not whole fragments
 
 
 def test_skeleton_keeps_length_and_folds_leetspeak():

@@ -1,14 +1,17 @@
 """Exact term matching: every term of every rule in one Aho-Corasick automaton.
 
-Terms are normalised like listing text. The automata hold their leetspeak skeletons, so one
-pass over a text's skeleton finds plain spellings and leetspeak ("v1agra", "cr0ssb0w") alike;
-each candidate is then checked against what the text really says. Letters split by spaces
-or punctuation are searched in a joined view. Evidence is mapped back to the original.
+Terms are normalised like listing text. The automata hold their leetspeak skeletons without
+separators, and one pass over a text's search view (text.search_view: the skeleton, separators
+as spaces that the automaton skips) finds plain spellings, leetspeak ("v1agra", "cr0ssb0w") and
+terms split by spaces or punctuation ("s i l d e n a f i l", "sil-de-na-fil") alike; each
+candidate is then checked against what the text really says, and a split one must read as a
+split term (text.split_fragments). Offsets are the text's, so evidence maps back to the original.
 Latin-script terms need word boundaries, Cyrillic/Turkish/German ones a boundary
 before them (inflection and compounds follow), CJK, Thai and Arabic ones none.
 """
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -19,11 +22,14 @@ from scanner.rulesets import Rulesets, Terms
 from scanner.text import (
     TEXT_SEPARATOR,
     Doc,
-    has_split_letters,
-    joined_view,
     leet_reading,
     normalise_term,
+    pipe_view,
+    search_view,
     skeleton,
+    split_fragments,
+    strip_separators,
+    word_count,
 )
 
 BOUNDARY_BY_LANGUAGE = {"zh": "none", "ja": "none", "ko": "none", "th": "none", "ar": "none",
@@ -48,7 +54,7 @@ class Match:
     start: int          # original offsets
     end: int
     text: str
-    obfuscated: bool    # found only after undoing leetspeak or split letters
+    obfuscated: bool    # found only after undoing leetspeak or split letters or syllables
 
 
 def term_variants(term: str) -> set[str]:
@@ -99,33 +105,47 @@ class KeywordIndex:
             return None  # an empty automaton cannot be searched
         by_skeleton: dict[str, list[tuple[str, tuple[TermRef, ...]]]] = {}
         for key, refs in entries.items():
-            by_skeleton.setdefault(skeleton(key), []).append((key, tuple(refs)))
+            letters = strip_separators(key)  # the search view's separators are spaces, which it skips
+            if letters:
+                by_skeleton.setdefault(skeleton(letters), []).append((key, tuple(refs)))
         automaton = ahocorasick.Automaton()
         for skel, spellings in by_skeleton.items():
             # most candidates are short terms inside longer words ("cat" in "category"): when every
             # reading needs a word start, one look at the preceding character rules them out
             word_start = all(ref.boundary in ("word", "prefix") or ref.boundary == "edges" and _word_char(key[0])
                              for key, refs in spellings for ref in refs)
-            automaton.add_word(skel, (len(skel), tuple(spellings), word_start))
+            word_end = all(ref.boundary == "word" or ref.boundary == "edges" and _word_char(key[-1])
+                           for key, refs in spellings for ref in refs)
+            automaton.add_word(skel, (len(skel), tuple(spellings), word_start, word_end))
         automaton.make_automaton()
         return automaton
 
-    def _scan(self, text: str, other: bool = True):
-        """(start, end, ref, leet) of every term in `text`, spelt plainly or in leetspeak
-        (`other=False`: only the terms spelt in ASCII)."""
-        skel = skeleton(text)
+    def _scan(self, text: str, other: bool = True, view: str | None = None):
+        """(start, end, ref, obfuscated) of every term in `text`, spelt plainly, in leetspeak or
+        split up (`other=False`: only the terms spelt in ASCII), searched in `view`
+        (by default the search view)."""
+        if view is None:
+            view = search_view(text)
         if self.ascii is not None:
-            yield from self._scan_with(self.ascii, skel, text)
+            yield from self._scan_with(self.ascii, view, text)
         if other and self.other is not None and not text.isascii():
-            yield from self._scan_with(self.other, skel, text)
+            yield from self._scan_with(self.other, view, text)
+
+    def _scan_pipes(self, text: str):
+        """The terms split by pipes ("s|i|l|d|e|n|a|f|i|l"), if `text` has letters split so."""
+        view = pipe_view(text)
+        return () if view is None else self._scan(text, True, view)
 
     @staticmethod
-    def _scan_with(automaton, skel: str, text: str):
-        for end, (length, spellings, word_start) in automaton.iter(skel):
+    def _scan_with(automaton, view: str, text: str):
+        for end, (length, spellings, word_start, word_end) in automaton.iter(view, ignore_white_space=True):
             start = end - length + 1
+            end += 1
+            if start < 0 or view.find(" ", start, end) != -1:  # the letters have separators between them
+                yield from _split_hits(view, text, end, length, spellings, word_start, word_end)
+                continue
             if word_start and start and text[start - 1].isalnum():
                 continue
-            end += 1
             written = text[start:end]
             for key, refs in spellings:
                 if written == key:
@@ -136,33 +156,18 @@ class KeywordIndex:
                     leet = True
                 else:
                     continue
-                before = text[start - 1] if start else " "
-                after = text[end] if end < len(text) else " "
-                for ref in refs:
-                    if ref.boundary == "none":
-                        yield start, end, ref, leet
-                    elif ref.boundary == "edges":
-                        if not (_word_char(key[0]) and _word_char(before) or _word_char(key[-1]) and _word_char(after)):
-                            yield start, end, ref, leet
-                    elif before.isalnum():
-                        continue
-                    elif ref.boundary == "prefix" or not after.isalnum():
-                        yield start, end, ref, leet
-                    elif after == "s" and (end + 1 == len(text) or not text[end + 1].isalnum()):
-                        yield start, end + 1, ref, leet  # English plural of a word term
+                yield from _bounded(text, start, end, key, refs, leet)
 
     def find(self, doc: Doc) -> list[Match]:
         matches: list[Match] = []
         seen: set[tuple] = set()
-        self._collect(doc, doc, self._scan(doc.text), matches, seen)
-        joined = joined_view(doc)
-        if joined is not None:
-            self._collect(doc, joined, self._scan(joined.text), matches, seen)
+        self._collect(doc, self._scan(doc.text), matches, seen)
+        self._collect(doc, self._scan_pipes(doc.text), matches, seen)
         return matches
 
     def find_many(self, docs: list[Doc]) -> list[list[Match]]:
         """`find` for a batch of texts whose map is the identity (a listing's joined fields):
-        one skeleton, one automaton pass and one split-letter check for all of them."""
+        one search view and one automaton pass for all of them."""
         if any(doc.segments is not None or doc.starts is not None for doc in docs):
             return [self.find(doc) for doc in docs]
         text = TEXT_SEPARATOR.join(doc.text for doc in docs)
@@ -177,30 +182,80 @@ class KeywordIndex:
         if self.other is not None:  # the larger alphabet's automaton only where it can match
             for i, doc in enumerate(docs):
                 if not doc.text.isascii():
-                    found[i] += self._scan_with(self.other, skeleton(doc.text), doc.text)
+                    found[i] += self._scan_with(self.other, search_view(doc.text), doc.text)
+        if "|" in text:
+            for i, doc in enumerate(docs):
+                found[i] += self._scan_pipes(doc.text)
         out = []
-        # split letters: the ASCII texts checked together (a bytes search), the others one by one
-        ascii_split = has_split_letters(TEXT_SEPARATOR.join(d.text for d in docs if d.text.isascii()))
         for doc, hits in zip(docs, found):
             matches: list[Match] = []
-            seen: set[tuple] = set()
-            self._collect(doc, doc, hits, matches, seen)
-            joined = joined_view(doc) if ascii_split or not doc.text.isascii() else None
-            if joined is not None:
-                self._collect(doc, joined, self._scan(joined.text), matches, seen)
+            self._collect(doc, hits, matches, set())
             out.append(matches)
         return out
 
     @staticmethod
-    def _collect(doc: Doc, view: Doc, hits, matches: list[Match], seen: set[tuple]) -> None:
-        """Matches of `hits` in `view` (a view of `doc`), once per rule term and original span."""
-        for start, end, ref, leet in hits:
-            ostart, oend = view.span(start, end)
+    def _collect(doc: Doc, hits, matches: list[Match], seen: set[tuple]) -> None:
+        """Matches of `hits` in `doc`, once per rule term and original span."""
+        for start, end, ref, obfuscated in hits:
+            ostart, oend = doc.span(start, end)
             key = (ref, ostart, oend)
             if key in seen:
                 continue
             seen.add(key)
-            matches.append(Match(ref, ostart, oend, doc.original[ostart:oend], leet or view is not doc))
+            matches.append(Match(ref, ostart, oend, doc.original[ostart:oend], obfuscated))
+
+
+def _bounded(text: str, start: int, end: int, key: str, refs: tuple[TermRef, ...], obfuscated: bool):
+    """(start, end, ref, obfuscated) for each of `refs` whose boundaries text[start:end] keeps."""
+    before = text[start - 1] if start else " "
+    after = text[end] if end < len(text) else " "
+    for ref in refs:
+        if ref.boundary == "none":
+            yield start, end, ref, obfuscated
+        elif ref.boundary == "edges":
+            if not (_word_char(key[0]) and _word_char(before) or _word_char(key[-1]) and _word_char(after)):
+                yield start, end, ref, obfuscated
+        elif before.isalnum():
+            continue
+        elif ref.boundary == "prefix" or not after.isalnum():
+            yield start, end, ref, obfuscated
+        elif after == "s" and (end + 1 == len(text) or not text[end + 1].isalnum()):
+            yield start, end + 1, ref, obfuscated  # English plural of a word term
+
+
+def _split_hits(view: str, text: str, end: int, length: int, spellings, word_start: bool, word_end: bool):
+    """The readings of a find whose `length` letters end at `end` with separators between them:
+    a spelling written with those separators ("e-liquid", "vape juice"), or a term split up
+    ("sil-de-na-fil"), which must start and end with whole fragments and read as a split term."""
+    after = text[end:end + 1]
+    if word_end and _word_char(after) and (after != "s" or _word_char(text[end + 1:end + 2])):
+        return  # ends inside a word (most finds across words, like "cigar" in "magic garden")
+    start = end - length
+    while True:  # back over the skipped spaces to the first letter
+        first = end - length - view.count(" ", max(start, 0), end)
+        if first == start:
+            break
+        start = first
+    if word_start and start and text[start - 1].isalnum():
+        return
+    written = text[start:end]
+    for key, refs in spellings:
+        if written == key or len(written) == len(key) and leet_reading(text, start, key):
+            yield from _bounded(text, start, end, key, refs, written != key)
+            continue
+        fragments = split_fragments(text, start, end)
+        if not fragments:
+            continue
+        letters, term = strip_separators(written), strip_separators(key)
+        if letters == term or leet_reading(letters, 0, term):
+            for ref in refs:
+                if fragments > _words(ref.term):
+                    yield start, end, ref, True
+
+
+@functools.cache
+def _words(term: str) -> int:
+    return word_count(normalise_term(term))
 
 
 def _word_char(c: str) -> bool:
