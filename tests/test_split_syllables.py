@@ -68,7 +68,7 @@ def test_hyphenated_and_dotted_words_make_no_split_match(scanner, text):
 
 
 def test_a_split_term_must_split_its_own_words_and_start_and_end_with_whole_fragments():
-    index = KeywordIndex(None, {"toy for men": ("claim",), "kamagra": ("drug",)})
+    index = KeywordIndex(None, [("toy for men", "en", ("claim",)), ("kamagra", "en", ("drug",))])
     find = lambda text: [(m.text, m.obfuscated) for m in index.find(normalise(text))]
     assert find("toy for men") == [("toy for men", False)]
     assert find("kids toy. for men") == []                # the term's own words, with other separators

@@ -69,21 +69,38 @@ def term_variants(term: str) -> set[str]:
     return {v for v in out if v}
 
 
+def _boundary(lang: str, term: str, default: str | None = None) -> str:
+    """A term's boundary kind by its language (BOUNDARY_BY_LANGUAGE); otherwise `default`, or for
+    another detector's terms "word" when the term starts and ends with an ASCII letter or digit
+    (English plurals then match too) and "edges" when it does not (CJK needs no boundary)."""
+    boundary = BOUNDARY_BY_LANGUAGE.get(lang)
+    if boundary == "prefix" and len(term) < PREFIX_MIN_LENGTH:
+        boundary = "word"
+    if boundary is None:
+        ascii_ends = (term[:1] + term[-1:]).isascii() and term[:1].isalnum() and term[-1:].isalnum()
+        boundary = default or ("word" if ascii_ends else "edges")
+    return boundary
+
+
 class KeywordIndex:
-    def __init__(self, rulesets: Rulesets | None, extra: dict[str, tuple] | None = None):
-        """`extra`: another detector's normalised terms and their payloads (the medical identifier's
+    def __init__(self, rulesets: Rulesets | None, extra: list[tuple[str, str, tuple]] | None = None):
+        """`extra`: another detector's (term, language, payload) triples (the medical identifier's
         device names and claims), found in the same pass as refs of kind "extra" with group = the
-        payload, so the listing's text is searched once. `rulesets=None`: those terms alone."""
+        payload, so the listing's text is searched once; spellings and boundaries as for rule
+        terms. `rulesets=None`: those terms alone."""
         entries: dict[str, list[TermRef]] = {}
-        for norm, payloads in (extra or {}).items():
-            for payload in payloads:
-                entries.setdefault(norm, []).append(TermRef("", payload, "extra", norm, "edges", 0.0))
+        seen: set[tuple] = set()
+        for term, lang, payload in extra or ():
+            boundary = _boundary(lang, normalise_term(term))
+            ref = TermRef("", payload, "extra", term, boundary, 0.0)
+            for key in term_variants(term):
+                if (key, payload, boundary) not in seen:   # one ref per spelling and payload
+                    seen.add((key, payload, boundary))
+                    entries.setdefault(key, []).append(ref)
 
         def add(terms: Terms, rule: str, group: str, kind: str, weight: float, substring: bool = False) -> None:
             for lang, term in terms.by_language():
-                boundary = "none" if substring else BOUNDARY_BY_LANGUAGE.get(lang, "word")
-                if boundary == "prefix" and len(term) < PREFIX_MIN_LENGTH:
-                    boundary = "word"
+                boundary = "none" if substring else _boundary(lang, term, default="word")
                 ref = TermRef(rule, group, kind, term, boundary, weight)
                 for key in term_variants(term):
                     entries.setdefault(key, []).append(ref)

@@ -126,31 +126,21 @@ class Identifier:
         self.rank = config.fda_class_rank
         self.types: dict[str, DeviceType] = {}
         self.tier: dict[str, str] = {}
-        entries: dict[str, list[tuple]] = {}
+        terms: list[tuple[str, str, tuple]] = []   # (term, language, payload)
 
-        def add(term: str, payload: tuple) -> None:
-            norm = normalise_term(term)
-            if norm:
-                entries.setdefault(norm, []).append(payload)
+        def add(by_language: dict[str, list[str]], payload: tuple) -> None:
+            terms.extend((term, lang, payload) for lang, ts in by_language.items() for term in ts
+                         if normalise_term(term))
 
         for tier, dtype in config.all_types():
             self.types[dtype.id] = dtype
             self.tier[dtype.id] = tier
-            for terms in dtype.names.values():
-                for term in terms:
-                    add(term, ("type", dtype.id))
-            for term in dtype.unless:
-                add(term, ("unless", dtype.id))
-        for terms in config.claim_phrases.values():
-            for term in terms:
-                add(term, ("claim", None))
-        for terms in config.claim_exceptions.values():
-            for term in terms:
-                add(term, ("claim_exception", None))
-        for terms in config.drug_forms.values():
-            for term in terms:
-                add(term, ("drug", None))
-        self.terms = {norm: tuple(payloads) for norm, payloads in entries.items()}
+            add(dtype.names, ("type", dtype.id))
+            add({"": dtype.unless}, ("unless", dtype.id))
+        add(config.claim_phrases, ("claim", None))
+        add(config.claim_exceptions, ("claim_exception", None))
+        add(config.drug_forms, ("drug", None))
+        self.terms = terms
         self.index = KeywordIndex(None, self.terms)
         self.categories = [(normalise_term(c.path), c.device_type) for c in config.categories]
         self.claim_excluded = [normalise_term(p) for p in config.claim_only_excluded_categories]

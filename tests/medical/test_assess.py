@@ -186,6 +186,19 @@ def test_a_denied_medical_purpose_is_no_claim(assessor):
         == ["medical_device/no_ce"]
 
 
+def test_device_names_are_spelt_and_bounded_as_rule_terms(assessor):
+    """Device names get the rule terms' spellings (hyphenated, joined) and their language's word
+    boundary: none in Thai (no spaces between words), a prefix in Russian (inflection)."""
+    def rules(title):
+        listing = parse_listing({"listing_id": "L-9", "merchant_id": "M-1", "title": title, "target_markets": ["DE"]})
+        return {h.rule for h in assessor.assess(listing, [], AS_OF)}
+
+    assert "medical_device/no_ce" in rules("ขายส่งถุงยางอนามัยบางพิเศษ 12ชิ้น")     # condoms, run into the next words
+    assert "medical_device/class3_unqualified" in rules("Contact-lenses monthly, 2 pcs")
+    assert "medical_device/no_ce" in rules("Пульсоксиметры на палец")              # oximeters, inflected
+    assert rules("Contactless card reader, 2 pcs") == set()                        # a longer word stays itself
+
+
 def test_claim_on_a_medicine_is_not_a_device(assessor):
     pills = parse_listing({"listing_id": "L-7", "merchant_id": "M-1", "title": "Herbal Capsules Relieve Pain Fast",
                            "category": "Health & Medical > Medicine"})
