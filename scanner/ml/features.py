@@ -16,13 +16,21 @@ of every size at every byte position at once (_fixed), turns every n-gram into a
 from __future__ import annotations
 
 import functools
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numba
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.pipeline import FeatureUnion
+
+# The compiled kernels are cached beside this file; an installation where that is read-only (and
+# numba's user cache may be too, in a container) caches them in the temp directory instead.
+if not numba.config.CACHE_DIR and not os.access(Path(__file__).parent, os.W_OK):
+    numba.config.CACHE_DIR = str(Path(tempfile.gettempdir()) / "scanner-numba-cache")
 
 _SPACE, _WORD = 1, 2  # character flags: str.isspace() (what \s matches), \w (isalnum() or "_")
 
