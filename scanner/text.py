@@ -297,8 +297,26 @@ def _html_tokens_at_starts(value: str):
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>((?!))?")
 
 
+# Attributes whose values a reader sees: an image's alt text, any element's tooltip (POLICY.md §1
+# counts "pictures of it (image text / alt text where given)")
+_SAID_ATTRIBUTE = re.compile(r"""\s(?:alt|title)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
+
+
+def _said_by(value: str, tag: re.Match) -> list[tuple[int, int]]:
+    """(start, end) in `value` of the alt and title texts of an opening tag."""
+    if "=" not in tag.group():
+        return []
+    out = []
+    for a in _SAID_ATTRIBUTE.finditer(value, tag.start(), tag.end()):
+        k = next(i for i in (1, 2, 3) if a.group(i) is not None)
+        if a.group(k).strip():
+            out.append((a.start(k), a.end(k)))
+    return out
+
+
 def _html_pieces(value: str) -> list[tuple[str, int, int]]:
-    """HTML to (text, start, end) pieces with offsets into the original markup."""
+    """HTML to (text, start, end) pieces with offsets into the original markup; alt and title
+    texts count as text."""
     pieces: list[tuple[str, int, int]] = []
     pos = 0
     skip_until = None
@@ -317,8 +335,16 @@ def _html_pieces(value: str) -> list[tuple[str, int, int]]:
             pieces.append((decoded, m.start(), m.end()))
         elif tag is not None:
             name = tag.lower()
+            said = _said_by(value, m) if not m.group(1) else []
             if not m.group(1) and name in _SKIP_TAGS:
                 skip_until = name
+            elif said:
+                at = m.start()
+                for start, end in said:
+                    pieces.append((" ", at, start))
+                    pieces.append((html.unescape(value[start:end]), start, end))
+                    at = end
+                pieces.append((" ", at, m.end()))
             elif name in _BLOCK_TAGS:
                 pieces.append((" ", m.start(), m.end()))
     if skip_until is None and pos < len(value):

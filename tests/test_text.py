@@ -6,7 +6,9 @@ from scanner.text import SPLIT_SEPARATORS, normalise, normalise_term, search_vie
 texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
 htmlish = st.lists(st.sampled_from(["<p>", "</p>", "<br>", "&amp;", "&lt;", "&#233;", "<b>", "</b>", "e-liquid",
                                     "Vi\u0430gra", "s i l d e n a f i l", "c r 0 s s", "\u200b", "\u00ad",
-                                    "ｆｕｌｌ", "é", " ", "x", "<script>alert(1)</script>"]), max_size=20).map("".join)
+                                    "ｆｕｌｌ", "é", " ", "x", "<script>alert(1)</script>", '<img alt="Vape juice">',
+                                    "<img src=a.jpg title='e-j&amp;uice'>", '<a title="" href=x>', "<img alt=kamagra>"]),
+                   max_size=20).map("".join)
 
 
 def _check_spans(doc):
@@ -48,6 +50,18 @@ def test_html_entities_and_tags_map_back():
     assert doc.quote(i, i + 8)[2] == "E-Liquid"
     j = doc.text.index("&")
     assert doc.quote(j, j + 1)[2] == "&amp;"
+
+
+def test_alt_and_title_texts_are_text():
+    """What an image says (alt) or a tooltip (title) counts, quoted from inside the markup; the
+    tag's other attributes do not."""
+    value = '<p>Kit</p><img src="vape-juice.jpg" alt="Nicotine salt 30ml"><a title=\'Mango &amp; ice\' href=x>x</a>'
+    doc = normalise(value, html=True)
+    assert "nicotine salt 30ml" in doc.text and "mango & ice" in doc.text and "vape-juice" not in doc.text
+    i = doc.text.index("nicotine")
+    assert doc.quote(i, i + 13)[2] == "Nicotine salt"
+    assert normalise("<p>Kit</p>", html=True).text.split() == ["kit"]
+    assert "alt" not in normalise('<img alt="" src=x>ok', html=True).text
 
 
 def test_invisible_characters_and_width_are_removed():
