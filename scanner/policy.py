@@ -68,6 +68,20 @@ def _measurement(rule: Rule, groups: dict[str, Signal], patterns: dict[str, list
     return None
 
 
+def _measured(family: Family, ls: ListingSignals) -> bool:
+    """Whether a rule of the family with a measurement table judged this listing by it: a blade
+    it applies to, exempt or with a length read."""
+    for rule in family.rules:
+        m = rule.measurement
+        if m is None:
+            continue
+        groups = {s.group for s in ls.by_rule.get(rule.id, ())}
+        if any(g in groups for g in m.applies_to) and (
+                any(g in groups for g in m.exempt) or any(s.value is not None for s in ls.patterns.get(m.length_pattern, ()))):
+            return True
+    return False
+
+
 def _best_by_group(signals: list[Signal]) -> dict[str, Signal]:
     best: dict[str, Signal] = {}
     for s in signals:
@@ -147,7 +161,9 @@ def _ml_findings(ls: ListingSignals, rulesets: Rulesets, hits: dict[str, Hit]) -
         proof = [s.evidence() for s in [*evidence, *support]]
         if p >= family.ml.block and support:
             hits[rule.id] = Hit(rule.id, round(p, 3), rule.reason, proof)
-        elif p >= family.ml.review and nothing_else:  # a safety net where the words found nothing
+        elif p >= family.ml.review and nothing_else and not _measured(family, ls):
+            # a safety net where the words found nothing; a blade the rules measured (or exempted)
+            # and found within the limits was decided, not missed
             reviews.append(Finding(rule=rule.id, grade=None, points=0, blocked_markets=[],
                                    confidence=round(p, 3), outcome="review", evidence=proof,
                                    reason=f"The classifier finds this listing likely to break this rule "

@@ -273,3 +273,33 @@ def test_keyword_batches_find_what_single_texts_give(scanner):
     ascii_only = [d for d in docs if d.text.isascii()]
     assert [key(ms) for ms in scanner.keywords.find_many(ascii_only)] == \
         [key(scanner.keywords.find(d)) for d in ascii_only]
+
+
+def test_a_blade_measured_within_the_limits_is_not_sent_to_review_by_the_classifier(scanner):
+    """The classifier is a safety net where the words found nothing; a knife whose blade the rule
+    measured and found within the limits was decided, not missed."""
+    from scanner.detectors.base import Signal
+    from scanner.policy import ListingSignals, verdict
+    rs = scanner.rulesets
+    family = rs.families["controlled_instrument"]
+    rule = next(r for r in family.rules if r.measurement is not None)
+    m = rule.measurement
+    p = (family.ml.review + 1.0) / 2     # above the review threshold, below certainty
+
+    def signals(length_mm=None, exempt=False):
+        ls = ListingSignals(category="")
+        ls.by_rule[rule.id].append(Signal(rule.id, "title", 0, 5, "knife", 0.0, "keyword", "knife", m.applies_to[0]))
+        if exempt:
+            ls.by_rule[rule.id].append(Signal(rule.id, "title", 6, 10, "chef", 0.0, "keyword", "chef", m.exempt[0]))
+        if length_mm is not None:
+            ls.patterns[m.length_pattern].append(Signal("", "title", 11, 16, "60 mm", 1.0, "pattern",
+                                                        m.length_pattern, m.length_pattern, length_mm))
+        ls.ml["controlled_instrument"] = (p, [])
+        return ls
+
+    day = dt.date(2022, 2, 1)
+    assert verdict("L", None, signals(), rs, day, "v").decision == "review"          # nothing measured: a person looks
+    assert verdict("L", None, signals(length_mm=60), rs, day, "v").decision == "pass"
+    assert verdict("L", None, signals(exempt=True), rs, day, "v").decision == "pass"
+    longest = max(t["blade_longer_than_mm"] for t in m.thresholds)
+    assert verdict("L", None, signals(length_mm=longest + 10), rs, day, "v").decision == "block"
