@@ -117,3 +117,24 @@ def test_long_blades_block(scanner, title, description, span):
 def test_short_blades_and_kitchen_knives_pass(scanner, title, description):
     v, found = knife(scanner, title, description)
     assert not found and v.decision == "pass"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Blade length: 9-inch, clip point", [(229, "9-inch")]),     # a hyphen between number and unit
+    ("刀刃长度 20-cm", [(200, "20-cm")]),
+    ("Blade 6 - inch", [(152, "6 - inch")]),
+])
+def test_a_hyphen_may_join_number_and_unit(scanner, text, expected):
+    assert blade_lengths(scanner, text) == expected
+
+
+def test_a_chinese_tip_angle_and_a_saw_back_are_read(scanner):
+    """"刀尖角度" labels a tip angle; a saw on the spine does not make a survival knife a tool."""
+    def decision(title, description=""):
+        return scanner.scan({"listing_id": "K", "merchant_id": "M", "title": title, "description": description},
+                            as_of=AS_OF).decision
+
+    assert decision("户外直刀 刃长20厘米 刀尖角度40度") == "block"            # 200 mm, tip under 60°
+    assert decision("户外直刀 刃长20厘米 刀尖角度70度") == "pass"             # 200 mm, tip of 60° or more
+    assert decision("Survival knife, 250mm blade, clip point", "Full tang with saw back.") == "block"
+    assert decision("Folding saw, 250mm blade, for pruning") == "pass"

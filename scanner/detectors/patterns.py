@@ -102,10 +102,12 @@ class PatternIndex:
                 matcher = self.matchers.setdefault(family.family, Matcher(self.nlp.vocab))
                 units = [normalise_term(u) for u in d.units]
                 if d.kind in ("quantity", "count"):
-                    after_number.setdefault(family.family, set()).update(r"\s*" + re.escape(u) for u in units)
+                    after_number.setdefault(family.family, set()).update(
+                        r"\s*-?\s*" + re.escape(u) for u in units)   # "9 inch", "9inch", "9-inch"
                     fused = "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True))
                     matcher.add(name, [
                         [{"LIKE_NUM": True}, {"LOWER": {"IN": units}}],
+                        [{"LIKE_NUM": True}, {"ORTH": "-"}, {"LOWER": {"IN": units}}],
                         [{"LOWER": {"REGEX": rf"^{_NUMBER}(?:{fused})$"}}],
                     ])
                 else:
