@@ -152,7 +152,8 @@ def _ml_findings(ls: ListingSignals, rulesets: Rulesets, hits: dict[str, Hit]) -
     for family_name, (p, evidence) in ls.ml.items():
         family = rulesets.families[family_name]
         rule = next((r for r in family.rules if r.ml_family_rule), None)
-        if rule is None or family.ml is None or any(r.id in hits for r in family.rules):
+        if rule is None or family.ml is None or any(r.id in hits for r in family.rules) \
+                or _under(ls.category, [normal_path(c) for c in family.ml.not_in_categories]):
             continue
         support = [s for r in family.rules for s in ls.by_rule.get(r.id, ())
                    if s.weight > 0 and _corroborates(r, s)]

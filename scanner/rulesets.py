@@ -208,6 +208,9 @@ class Defaults(_Strict):
 class MLThresholds(_Strict):
     review: float
     block: float
+    # categories (and their subcategories) where the family's products may be listed: there only
+    # the rules judge, since the classifier tells the family, not what the rules forbid in it
+    not_in_categories: list[str] = []
 
 
 class Family(BaseModel):

@@ -66,3 +66,18 @@ def test_no_ml_review_when_a_rule_already_fired(scanner):
     v = scanner.scan({"listing_id": "x", "merchant_id": "m", "title": "Kamagra oral jelly, assorted flavours"},
                      as_of=AS_OF)
     assert [f.rule for f in v.findings] == ["sexual_health/pde5_ingredient"]
+
+
+def test_no_classifier_say_where_the_family_may_list(scanner):
+    """A device in the designated e-cigarette category passes unless it describes e-liquid; the
+    classifier, which tells the family and not e-liquid from devices, is not asked there."""
+    family = scanner.rulesets.families["e_cigarette"]
+    home = family.ml.not_in_categories[0]
+    device = {"listing_id": "D-1", "merchant_id": "M", "title": "Vape pod kit 2ml refillable, 1000mAh"}
+    p = scanner.classifiers.predict([device["title"]])[0][scanner.classifiers.families.index("e_cigarette")]
+    assert p >= family.ml.review                                   # the classifier would have said something
+    assert scanner.scan(dict(device, category=home + " > Pod Systems"), as_of=AS_OF).decision == "pass"
+    outside = scanner.scan(dict(device, category="Home & Garden > Decor"), as_of=AS_OF)
+    assert [f.rule for f in outside.findings] == ["e_cigarette/outside_category"]
+    liquid = dict(device, title="Mango ice nic salt e-liquid 30ml 20mg", category=home)
+    assert [f.rule for f in scanner.scan(liquid, as_of=AS_OF).findings] == ["e_cigarette/e_liquid"]
