@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from scanner.detectors.base import Hit, Signal
 from scanner.listing import DECISION_ORDER, Evidence, Finding, Verdict
-from scanner.rulesets import Family, Markets, Rule, Rulesets
+from scanner.rulesets import Family, Markets, Measurement, Rule, Rulesets
 
 _GRADE_ORDER = {"A": 2, "B": 1, None: 0}
 _DETECTOR_ORDER = {"keyword": 0, "pattern": 1, "lookup": 2, "certificate": 3, "fuzzy": 4, "ml": 5}
@@ -43,9 +43,9 @@ def normal_path(path: str) -> str:
 def _measurement(rule: Rule, groups: dict[str, Signal], patterns: dict[str, list[Signal]]) -> Signal | None:
     """The blade-length signal that crosses a threshold of the rule's measurement table."""
     m = rule.measurement
-    if m is None or not any(g in groups for g in m.applies_to) or any(g in groups for g in m.exempt):
+    if m is None or not _is_blade(m, groups) or any(g in groups for g in m.exempt):
         return None
-    lengths = [s for s in patterns.get(m.length_pattern, []) if s.value is not None]
+    lengths = _lengths(m, patterns)
     if not lengths:
         return None
     angles = [s.value for s in patterns.get(m.angle_pattern, []) if s.value is not None]
@@ -68,17 +68,23 @@ def _measurement(rule: Rule, groups: dict[str, Signal], patterns: dict[str, list
     return None
 
 
+def _is_blade(m: Measurement, groups) -> bool:
+    return any(g in groups for g in m.applies_to)
+
+
+def _lengths(m: Measurement, patterns: dict[str, list[Signal]]) -> list[Signal]:
+    return [s for s in patterns.get(m.length_pattern, ()) if s.value is not None]
+
+
 def _measured(family: Family, ls: ListingSignals) -> bool:
     """Whether a rule of the family with a measurement table judged this listing by it: a blade
     it applies to, exempt or with a length read."""
     for rule in family.rules:
         m = rule.measurement
-        if m is None:
-            continue
-        groups = {s.group for s in ls.by_rule.get(rule.id, ())}
-        if any(g in groups for g in m.applies_to) and (
-                any(g in groups for g in m.exempt) or any(s.value is not None for s in ls.patterns.get(m.length_pattern, ()))):
-            return True
+        if m is not None:
+            groups = {s.group for s in ls.by_rule.get(rule.id, ())}
+            if _is_blade(m, groups) and (any(g in groups for g in m.exempt) or _lengths(m, ls.patterns)):
+                return True
     return False
 
 

@@ -162,7 +162,6 @@ def _fold_uncached(char: str) -> str:
     return unicodedata.normalize("NFC", "".join(out))
 
 
-_WORD = re.compile(r"[^\W_]+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 

@@ -1,8 +1,9 @@
 """Is a listing a medical device, which device, and of which class (POLICY.md §4.1-4.2).
 
-Every device-type name, claim phrase, dosage-form word and `unless` term of the ruleset
-(`Identifier.terms`) is found by the keyword detector: the engine puts them into its own
-keyword pass, and on its own the identifier keeps a KeywordIndex of just these terms. Only when something says "device" (a medical category, an
+Every device-type name, claim phrase, claim denial, dosage-form word and `unless` term of the
+ruleset (`Identifier.terms`) is found by the keyword detector, spelt and bounded like rule
+terms: the engine puts them into its own keyword pass, and on its own the identifier keeps a
+KeywordIndex of just these terms. Only when something says "device" (a medical category, an
 NMPA number, a claim, a device-type name) does the FDA table get consulted: its names are
 indexed by their rarest significant word, candidates are scored with rapidfuzz's
 token-set ratio, and a match adds its product code, FDA name and class as evidence.
