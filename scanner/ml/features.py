@@ -10,14 +10,16 @@ them with the models' weights without building a sparse matrix.
 The batch is one array of code points: every cleaned document followed by a NUL. The
 compiled part collapses whitespace runs and encodes UTF-8 (_layout), hashes the char n-grams
 of every size at every byte position at once (_fixed), turns every n-gram into a sortable
-(row, column, sign) key (_emit), groups the sorted keys into signed counts and block norms
-(_cells) and multiplies them with the weights (_dot).
+(row, column, sign) key (_emit), and either sums each row's signs per column in a scratch
+array and multiplies the distinct columns with the weights (_dot: prediction), or
+groups the sorted keys into signed counts and block norms (_cells: the sparse matrix).
 """
 from __future__ import annotations
 
 import functools
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -406,54 +408,90 @@ def _cells(keys, n_rows, shift, n_char):
     return cols[:n], counts[:n], indptr, norms
 
 
-_MAX_K = 8  # weight columns summed in locals by _segment_dot; more go through _dot's general loop
+_MAX_K = 8  # weight columns summed in locals by _segment_dot at a time
 
 
 @numba.njit(inline="always")
-def _segment_dot(cols, counts, a, z, weights, k):
-    """counts[a:z] @ weights[cols[a:z], :k] for k <= _MAX_K, summed in locals: the gathers of
-    weight rows (random, mostly from memory) overlap instead of waiting on one another's sums."""
+def _segment_dot(cols, counts, a, z, weights, j0, k):
+    """counts[a:z] @ weights[cols[a:z], j0:j0 + k] for k <= _MAX_K, summed in locals: the gathers
+    of weight rows (random, mostly from memory) overlap instead of waiting on one another's sums."""
     s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
     for i in range(a, z):
         c = cols[i]
         v = counts[i]
-        s0 += v * weights[c, 0]
+        s0 += v * weights[c, j0]
         if k > 1:
-            s1 += v * weights[c, 1]
+            s1 += v * weights[c, j0 + 1]
         if k > 2:
-            s2 += v * weights[c, 2]
+            s2 += v * weights[c, j0 + 2]
         if k > 3:
-            s3 += v * weights[c, 3]
+            s3 += v * weights[c, j0 + 3]
         if k > 4:
-            s4 += v * weights[c, 4]
+            s4 += v * weights[c, j0 + 4]
         if k > 5:
-            s5 += v * weights[c, 5]
+            s5 += v * weights[c, j0 + 5]
         if k > 6:
-            s6 += v * weights[c, 6]
+            s6 += v * weights[c, j0 + 6]
         if k > 7:
-            s7 += v * weights[c, 7]
+            s7 += v * weights[c, j0 + 7]
     return (s0, s1, s2, s3, s4, s5, s6, s7)
 
 
+@numba.njit(inline="always")
+def _take(cols, scratch, a, z, ucols, counts, n):
+    """The distinct columns among cols[a:z] and their signed counts (from `scratch`, then
+    cleared) appended to ucols/counts from n; returns the new length and the sum of squares."""
+    sq = 0.0
+    for i in range(a, z):
+        c = cols[i]
+        v = scratch[c]
+        if v != 0:
+            scratch[c] = 0
+            ucols[n] = c
+            counts[n] = v
+            sq += np.float64(v) * v
+            n += 1
+    return n, sq
+
+
 @numba.njit(cache=True, nogil=True)
-def _dot(cols, counts, indptr, norms, n_char, weights):
-    """Each row's normalised features times weights (n_features x k); cols sorted in each row."""
-    n_rows = len(indptr) - 1
+def _dot(keys, n_rows, shift, n_char, weights, scratch):
+    """Each row's normalised features times weights (n_features x k), without sorting the keys:
+    a row's signs are summed per column in `scratch` (zero before and after), then each distinct
+    column is taken once. A row's keys are contiguous, its char n-grams before its word n-grams."""
     k = weights.shape[1]
     out = np.zeros((n_rows, k), np.float64)
-    for row in range(n_rows):
-        a, z = indptr[row], indptr[row + 1]
-        split = a + np.searchsorted(cols[a:z], n_char)  # the word block's first cell
-        if k <= _MAX_K:
-            char = _segment_dot(cols, counts, a, split, weights, k)
-            word = _segment_dot(cols, counts, split, z, weights, k)
-            for j in range(k):
-                out[row, j] = char[j] / norms[row, 0] + word[j] / norms[row, 1]
-        else:
-            for i in range(a, z):
-                norm = norms[row, 0] if i < split else norms[row, 1]
-                for j in range(k):
-                    out[row, j] += counts[i] * weights[cols[i], j] / norm
+    col_mask = (1 << shift) - 1
+    row_shift = shift + 1
+    cols = np.empty(len(keys), np.int64)
+    ucols = np.empty(len(keys), np.int64)
+    counts = np.empty(len(keys), np.float64)
+    a = 0
+    while a < len(keys):
+        row = np.int64(keys[a]) >> row_shift
+        split = -1
+        z = a
+        while z < len(keys) and np.int64(keys[z]) >> row_shift == row:
+            key = np.int64(keys[z])
+            c = (key >> 1) & col_mask
+            cols[z] = c
+            scratch[c] += 2 * (key & 1) - 1
+            if split < 0 and c >= n_char:
+                split = z
+            z += 1
+        if split < 0:
+            split = z
+        n_c, sq_char = _take(cols, scratch, a, split, ucols, counts, 0)
+        n, sq_word = _take(cols, scratch, split, z, ucols, counts, n_c)
+        norm_char = np.sqrt(sq_char) if sq_char > 0 else 1.0
+        norm_word = np.sqrt(sq_word) if sq_word > 0 else 1.0
+        for j0 in range(0, k, _MAX_K):
+            width = min(k - j0, _MAX_K)
+            char = _segment_dot(ucols, counts, 0, n_c, weights, j0, width)
+            word = _segment_dot(ucols, counts, n_c, n, weights, j0, width)
+            for j in range(width):
+                out[row, j0 + j] = char[j] / norm_char + word[j] / norm_word
+        a = z
     return out
 
 
@@ -492,9 +530,18 @@ class BatchHasher:
         lo, hi = params.char_ngrams
         self._sizes = np.arange(hi, lo - 1, -1, dtype=np.int64)
         self.shift = params.n_features.bit_length()  # n_features is a sum of two powers of two: cols < 2**shift
+        self._local = threading.local()
         # the flag table built and the compiled kernels loaded (or compiled, ~5 s, then cached
         # beside this file) now rather than in the first listing's time
         self.dot(["warm up"], np.zeros((params.n_features, 1)))
+
+    def _scratch(self) -> np.ndarray:
+        """_dot's per-column counters, zero between calls; one array per thread (the
+        kernels release the GIL, so threads may multiply at once)."""
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = np.zeros(self.p.n_features, np.int32)
+        return scratch
 
     def _keys(self, texts: list[str], spans: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The key of every n-gram (see _key), in document order, and their spans if asked."""
@@ -540,5 +587,6 @@ class BatchHasher:
         """transform(texts) @ weights."""
         if not texts:
             return np.zeros((0, weights.shape[1]))
-        cols, counts, indptr, norms = self._counts(texts)
-        return _dot(cols, counts, indptr, norms, self.n_char, np.ascontiguousarray(weights, dtype=np.float64))
+        keys, _ = self._keys(texts)
+        return _dot(keys, len(texts), self.shift, self.n_char, np.ascontiguousarray(weights, dtype=np.float64),
+                    self._scratch())
