@@ -20,7 +20,6 @@ import json
 import re
 import unicodedata
 from bisect import bisect_right
-from dataclasses import dataclass
 from importlib import resources
 
 # Between texts searched as one (a listing's fields, a batch's listings): no term holds it, and
@@ -77,34 +76,42 @@ _FOLDED: dict[str, str] = {}
 _FOLD_CACHE_LIMIT = 200_000  # distinct characters remembered; hostile text cannot grow it further
 
 
-@dataclass(slots=True)
 class Doc:
     """A normalised field value and its map back to the original.
 
-    The map is the identity (both None), a list of segments — (normalised start, original
-    start, original end, one-to-one) sorted by normalised start — or, for derived views that
-    dropped characters, explicit per-character `starts`/`ends`.
+    The map is the identity (`segments` None) or a list of segments — (normalised start,
+    original start, original end, one-to-one) sorted by normalised start. The map of plain HTML
+    markup (`lazy_html`) is worked out only when first asked for: most descriptions are
+    searched, found clean and never quoted.
     """
 
-    original: str
-    text: str
-    starts: list[int] | None = None
-    ends: list[int] | None = None
-    segments: list[tuple[int, int, int, bool]] | None = None
-    _keys: list[int] | None = None
+    __slots__ = ("_keys", "_lazy_html", "_segments", "original", "text")
+
+    def __init__(self, original: str, text: str, segments: list[tuple[int, int, int, bool]] | None = None,
+                 lazy_html: bool = False):
+        self.original = original
+        self.text = text
+        self._segments = segments
+        self._lazy_html = lazy_html
+        self._keys: list[int] | None = None
+
+    @property
+    def segments(self) -> list[tuple[int, int, int, bool]] | None:
+        if self._lazy_html:
+            self._segments = _fold_pieces(_html_pieces(self.original))[1]
+            self._lazy_html = False
+        return self._segments
 
     def _at(self, i: int) -> tuple[int, int]:
         """Original [start, end) of normalised character i."""
-        if self.segments is None:
-            return (self.starts[i], self.ends[i]) if self.starts is not None else (i, i + 1)
         if self._keys is None:
             self._keys = [seg[0] for seg in self.segments]
-        norm, start, end, one_to_one = self.segments[bisect_right(self._keys, i) - 1]
+        norm, start, end, one_to_one = self._segments[bisect_right(self._keys, i) - 1]
         return (start + i - norm, start + i - norm + 1) if one_to_one else (start, end)
 
     def span(self, i: int, j: int) -> tuple[int, int]:
         """Original [start, end) of the normalised slice text[i:j] (j > i)."""
-        if self.segments is None and self.starts is None:
+        if self._segments is None and not self._lazy_html:
             return i, j
         return self._at(i)[0], self._at(j - 1)[1]
 
@@ -355,15 +362,40 @@ def looks_like_html(value: str) -> bool:
     return "<" in value and ">" in value or "&" in value and ";" in value
 
 
+_ENTITY_START = re.compile(r"&(?:#|[a-zA-Z][a-zA-Z0-9]{1,31};)")
+
+
+def _plain_markup_text(value: str) -> str | None:
+    """The text of markup that is only tags (no entity, comment, declaration, script/style-like
+    element or alt/title text: see _html_pieces), block tags read as spaces; else None."""
+    if "<!" in value or "<?" in value or "&" in value and _ENTITY_START.search(value):
+        return None
+    plain = True
+
+    def tag_text(tag: re.Match) -> str:
+        nonlocal plain
+        name = tag.group(2).lower()
+        if not tag.group(1) and (name in _SKIP_TAGS or "=" in tag.group() and _SAID_ATTRIBUTE.search(tag.group())):
+            plain = False
+        return " " if name in _BLOCK_TAGS else ""
+
+    text = _TAG.sub(tag_text, value)
+    return text if plain else None
+
+
 def normalise(value: str, html: bool = False) -> Doc:
     """The searchable form of one field value, with its map back to `value`."""
     if html and looks_like_html(value):
-        pieces = _html_pieces(value)
-    elif value.isascii():
+        text = _plain_markup_text(value)
+        if text is None:
+            text, segments = _fold_pieces(_html_pieces(value))
+            return Doc(value, text, segments=segments)
+        # the text folded as one piece is the pieces' text: characters fold one by one
+        folded = text.lower().replace("_", " ") if text.isascii() else _fold_pieces([(text, 0, len(text))])[0]
+        return Doc(value, folded, lazy_html=True)
+    if value.isascii():
         return Doc(value, value.lower().replace("_", " "))
-    else:
-        pieces = [(value, 0, len(value))]
-    text, segments = _fold_pieces(pieces)
+    text, segments = _fold_pieces([(value, 0, len(value))])
     return Doc(value, text, segments=segments)
 
 

@@ -188,3 +188,21 @@ def test_homoglyphs_fold_across_lookalike_symbols():
 def test_html_tokens_are_the_regex_tokens(value):
     from scanner.text import _HTML_TOKEN, _html_tokens
     assert [m.span() for m in _html_tokens(value)] == [m.span() for m in _HTML_TOKEN.finditer(value)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["<p>", "</P>", "<br/>", "<b>", "</b>", "<DIV class='x'>", "<", ">", "a<b", "<b<p>>",
+                                 "<p<b>>", "<script>x</script>", "<Style>", "<scripts>", '<img alt="vape">',
+                                 "<img salt=1>", "<a title = 'x'>", "&amp;", "R&D", "&#233;", "<!--c-->", "<?x>",
+                                 "Tea_Bag", "ÄÖ", "电子烟", "Viаgrа", "ｆｕｌｌ", "\u200b", "İ", "ß", " ", "x"]),
+                max_size=16).map("".join))
+def test_plain_markup_fast_path_reads_what_the_html_pieces_read(value):
+    """Markup of tags alone is read in one regex pass and mapped only when asked: the text and the
+    map must be those of the full reading (_html_pieces, _fold_pieces)."""
+    from scanner.text import Doc, _fold_pieces, _html_pieces
+    doc = normalise(value, html=True)
+    full = Doc(value, *_fold_pieces(_html_pieces(value)))
+    assert doc.text == full.text
+    n = len(doc.text)
+    assert [doc.span(i, j) for i in range(n) for j in range(i + 1, n + 1)] == \
+        [full.span(i, j) for i in range(n) for j in range(i + 1, n + 1)]

@@ -186,7 +186,7 @@ class KeywordIndex:
     def find_many(self, docs: list[Doc]) -> list[list[Match]]:
         """`find` for a batch of texts whose map is the identity (a listing's joined fields):
         one search view and one automaton pass for all of them."""
-        if any(doc.segments is not None or doc.starts is not None for doc in docs):
+        if any(doc.segments is not None for doc in docs):
             return [self.find(doc) for doc in docs]
         text = TEXT_SEPARATOR.join(doc.text for doc in docs)
         bases, pos = [], 0
