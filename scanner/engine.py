@@ -91,8 +91,8 @@ class Scanner:
         """Each family's probability per listing (one matrix product per batch), or None."""
         if self.classifiers is None or not listings:
             return None
-        from scanner.ml import listing_text
-        return self.classifiers.predict([listing_text(listing) for listing in listings])
+        from scanner.ml.document import model_text
+        return self.classifiers.predict([model_text(listing) for listing in listings])
 
     def _scan_one(self, listing: Listing, certificates: list[Certificate], as_of: dt.date,
                   excepted: set[str] = frozenset(), probabilities=None, prepared=None) -> Verdict:

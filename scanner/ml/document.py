@@ -25,15 +25,16 @@ def _get(listing: Any, name: str, default):
     return default if value is None else value
 
 
-def segments(listing: Any) -> list[tuple[str, int, str]]:
+def segments(listing: Any, markup=_blank) -> list[tuple[str, int, str]]:
     """(field path, offset of the value inside the field's own text, text used) per part.
 
     For attributes the text is "name: value" and the offset is negative: -(len(name) + 2),
-    so that the value starts at offset 0."""
+    so that the value starts at offset 0. `markup`: what a tag or entity of the description
+    becomes (re.sub's replacement)."""
     out = [("title", 0, _get(listing, "title", "")[:MAX_PART_CHARS])]
     desc = _get(listing, "description", "")
     if desc:
-        out.append(("description", 0, _MARKUP.sub(_blank, desc[:MAX_PART_CHARS])))
+        out.append(("description", 0, _MARKUP.sub(markup, desc[:MAX_PART_CHARS])))
     for name, value in _get(listing, "attributes", {}).items():
         head = f"{name}: "
         out.append((f"attributes.{name}", -len(head), (head + value)[:MAX_PART_CHARS]))
@@ -46,6 +47,14 @@ def segments(listing: Any) -> list[tuple[str, int, str]]:
 def listing_text(listing: Any) -> str:
     """One string per listing (a Listing or a dict with the contract's field names)."""
     return SEPARATOR.join(text for _, _, text in segments(listing))
+
+
+def model_text(listing: Any) -> str:
+    """What the classifiers are given to read: `listing_text` with each tag or entity one space
+    instead of as many as it has characters. Their features collapse white space, so they are
+    the same (tested), and one regex pass without a call per tag is cheaper; the offsets are
+    not the listing's (explanations read listing_text)."""
+    return SEPARATOR.join(text for _, _, text in segments(listing, markup=" "))
 
 
 def field_span(listing: Any, start: int, end: int) -> tuple[str, int, int] | None:

@@ -42,3 +42,28 @@ def test_parts_are_bounded():
     from scanner.ml.document import MAX_PART_CHARS
     text = listing_text({"title": "x" * (MAX_PART_CHARS * 3)})
     assert len(text) == MAX_PART_CHARS
+
+
+def test_model_text_has_the_features_of_listing_text():
+    """Engine predictions read model_text (a tag is one space) while training read listing_text
+    (a tag is as many spaces as characters): the hashed n-grams must be the same."""
+    import numpy as np
+
+    from scanner.ml.document import model_text
+    from scanner.ml.features import BatchHasher, FeatureParams
+    listings = [
+        {"title": "Vape  juice", "description": "<p>Mango <b>e-liquid</b>&nbsp;60ml</p><ul><li>70/30 VG</li></ul>"},
+        {"title": "t", "description": "a<br>b &amp; c<img alt='x'>d", "attributes": {"Nicotine": "3mg"},
+         "keywords": ["<i>salt</i>"]},
+        {"title": "电子烟", "description": "<div>烟油&#233;</div> 10ml\t<span> x </span>"},
+        {"title": "plain", "description": "no markup at all", "image_texts": ["a < b > c"]},
+    ]
+    hasher = BatchHasher(FeatureParams(char_bits=12, word_bits=12))
+    for listing in listings:
+        assert model_text(listing) != listing_text(listing) or "<" not in listing["description"]
+        want, got = (hasher.ngrams([f(listing)]) for f in (listing_text, model_text))
+        key = lambda b: sorted(zip(b.cols.tolist(), b.positive.tolist()))
+        assert key(got) == key(want)
+        assert len(got.cols) == len(want.cols) > 0
+        assert np.array_equal(hasher.transform([model_text(listing)]).toarray(),
+                              hasher.transform([listing_text(listing)]).toarray())
