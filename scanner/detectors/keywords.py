@@ -138,43 +138,44 @@ class KeywordIndex:
         automaton.make_automaton()
         return _Utf8(automaton) if utf8 else automaton
 
-    def _scan(self, text: str, other: bool = True, view: str | None = None):
+    def _scan(self, text: str, other: bool = True, view: str | None = None) -> list[tuple]:
         """(start, end, ref, obfuscated) of every term in `text`, spelt plainly, in leetspeak or
         split up (`other=False`: only the terms spelt in ASCII), searched in `view`
         (by default the search view)."""
         if view is None:
             view = search_view(text)
+        hits: list[tuple] = []
         if self.ascii is not None:
-            yield from self._scan_with(self.ascii, view, text)
+            self._scan_with(self.ascii, view, text, hits)
         if other and self.other is not None and not text.isascii():
-            yield from self._scan_with(self.other, view, text)
+            self._scan_with(self.other, view, text, hits)
+        return hits
 
-    def _scan_pipes(self, text: str):
+    def _scan_pipes(self, text: str) -> list[tuple]:
         """The terms split by pipes ("s|i|l|d|e|n|a|f|i|l"), if `text` has letters split so."""
         view = pipe_view(text)
-        return () if view is None else self._scan(text, True, view)
+        return [] if view is None else self._scan(text, True, view)
 
     @staticmethod
-    def _scan_with(automaton, view: str, text: str):
+    def _scan_with(automaton, view: str, text: str, hits: list[tuple]) -> list[tuple]:
+        """The automaton's finds in `view` that `text` really says, appended to `hits` (a list,
+        not a generator: this runs a dozen times a listing and resuming generators costs)."""
         for end, (length, spellings, word_start, word_end) in automaton.iter(view, ignore_white_space=True):
             start = end - length + 1
             end += 1
             if start < 0 or view.find(" ", start, end) != -1:  # the letters have separators between them
-                yield from _split_hits(view, text, end, length, spellings, word_start, word_end)
+                hits += _split_hits(view, text, end, length, spellings, word_start, word_end)
                 continue
             if word_start and start and text[start - 1].isalnum():
                 continue
             written = text[start:end]
             for key, refs in spellings:
                 if written == key:
-                    leet = False
-                elif written.isalpha():  # no digit or symbol: not leetspeak (most candidates end here)
-                    continue
-                elif leet_reading(text, start, key):
-                    leet = True
-                else:
-                    continue
-                yield from _bounded(text, start, end, key, refs, leet)
+                    _bounded(text, start, end, key, refs, False, hits)
+                elif not written.isalpha() and leet_reading(text, start, key):
+                    # (no digit or symbol: not leetspeak; most candidates that differ end there)
+                    _bounded(text, start, end, key, refs, True, hits)
+        return hits
 
     def find(self, doc: Doc) -> list[Match]:
         matches: list[Match] = []
@@ -200,14 +201,18 @@ class KeywordIndex:
         if self.other is not None:  # the larger alphabet's automaton only where it can match
             for i, doc in enumerate(docs):
                 if not doc.text.isascii():
-                    found[i] += self._scan_with(self.other, search_view(doc.text), doc.text)
+                    self._scan_with(self.other, search_view(doc.text), doc.text, found[i])
         if "|" in text:
             for i, doc in enumerate(docs):
                 found[i] += self._scan_pipes(doc.text)
         out = []
         for doc, hits in zip(docs, found):
-            matches: list[Match] = []
-            self._collect(doc, hits, matches, set())
+            # the identity map: offsets are the original's
+            original, seen, matches = doc.original, set(), []
+            for start, end, ref, obfuscated in hits:
+                if (ref, start, end) not in seen:
+                    seen.add((ref, start, end))
+                    matches.append(Match(ref, start, end, original[start:end], obfuscated))
             out.append(matches)
         return out
 
@@ -262,31 +267,34 @@ def _bytes_searchable() -> bool:
 _BYTES_SEARCHABLE = _bytes_searchable()
 
 
-def _bounded(text: str, start: int, end: int, key: str, refs: tuple[TermRef, ...], obfuscated: bool):
-    """(start, end, ref, obfuscated) for each of `refs` whose boundaries text[start:end] keeps."""
+def _bounded(text: str, start: int, end: int, key: str, refs: tuple[TermRef, ...], obfuscated: bool,
+             hits: list[tuple]) -> None:
+    """(start, end, ref, obfuscated) appended to `hits` for each of `refs` whose boundaries
+    text[start:end] keeps."""
     before = text[start - 1] if start else " "
     after = text[end] if end < len(text) else " "
     for ref in refs:
         if ref.boundary == "none":
-            yield start, end, ref, obfuscated
+            hits.append((start, end, ref, obfuscated))
         elif ref.boundary == "edges":
             if not (_word_char(key[0]) and _word_char(before) or _word_char(key[-1]) and _word_char(after)):
-                yield start, end, ref, obfuscated
+                hits.append((start, end, ref, obfuscated))
         elif before.isalnum():
             continue
         elif ref.boundary == "prefix" or not after.isalnum():
-            yield start, end, ref, obfuscated
+            hits.append((start, end, ref, obfuscated))
         elif after == "s" and (end + 1 == len(text) or not text[end + 1].isalnum()):
-            yield start, end + 1, ref, obfuscated  # English plural of a word term
+            hits.append((start, end + 1, ref, obfuscated))  # English plural of a word term
 
 
-def _split_hits(view: str, text: str, end: int, length: int, spellings, word_start: bool, word_end: bool):
+def _split_hits(view: str, text: str, end: int, length: int, spellings, word_start: bool,
+                word_end: bool) -> list[tuple]:
     """The readings of a find whose `length` letters end at `end` with separators between them:
     a spelling written with those separators ("e-liquid", "vape juice"), or a term split up
     ("sil-de-na-fil"), which must start and end with whole fragments and read as a split term."""
     after = text[end:end + 1]
     if word_end and _word_char(after) and (after != "s" or _word_char(text[end + 1:end + 2])):
-        return  # ends inside a word (most finds across words, like "cigar" in "magic garden")
+        return []  # ends inside a word (most finds across words, like "cigar" in "magic garden")
     start = end - length
     while True:  # back over the skipped spaces to the first letter
         first = end - length - view.count(" ", max(start, 0), end)
@@ -294,11 +302,12 @@ def _split_hits(view: str, text: str, end: int, length: int, spellings, word_sta
             break
         start = first
     if word_start and start and text[start - 1].isalnum():
-        return
+        return []
+    hits: list[tuple] = []
     written = text[start:end]
     for key, refs in spellings:
         if written == key or len(written) == len(key) and leet_reading(text, start, key):
-            yield from _bounded(text, start, end, key, refs, written != key)
+            _bounded(text, start, end, key, refs, written != key, hits)
             continue
         fragments = split_fragments(text, start, end)
         if not fragments:
@@ -307,7 +316,8 @@ def _split_hits(view: str, text: str, end: int, length: int, spellings, word_sta
         if letters == term or leet_reading(letters, 0, term):
             for ref in refs:
                 if fragments > _words(ref.term):
-                    yield start, end, ref, True
+                    hits.append((start, end, ref, True))
+    return hits
 
 
 @functools.cache
