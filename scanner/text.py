@@ -20,6 +20,7 @@ import json
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Callable
 from importlib import resources
 
 # Between texts searched as one (a listing's fields, a batch's listings): no term holds it, and
@@ -67,6 +68,12 @@ _FRAGMENT = re.compile(r"[^\W_]+")
 MIN_FRAGMENTS = 3
 SHORT_FRAGMENT = 3
 MIN_SPLIT_LETTERS = 4
+# A term cut once ("via-gra", "Silden.afil"): two letter runs of at least two letters each and
+# MIN_TWO_PIECE_LETTERS in all, joined by one punctuation mark. A space does not cut a word
+# (a "criss cross bow tie" holds no crossbow).
+MIN_TWO_PIECE_LETTERS = 6
+_CUT_MARKS = ".-*~+·•"
+_TWO_PIECES = re.compile(rf"[^\W\d_]{{2,}}[{re.escape(_CUT_MARKS)}][^\W\d_]{{2,}}")
 _LATIN_GREEK_CYRILLIC = 0x0530  # below this, combining accents are stripped from base letters
 _BLOCK_TAGS = frozenset(["address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"])
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
@@ -81,25 +88,25 @@ class Doc:
 
     The map is the identity (`segments` None) or a list of segments — (normalised start,
     original start, original end, one-to-one) sorted by normalised start. The map of plain HTML
-    markup (`lazy_html`) is worked out only when first asked for: most descriptions are
-    searched, found clean and never quoted.
+    markup is worked out only when first asked for (`lazy` makes it): most descriptions are
+    searched, found clean or only in context words, and never quoted.
     """
 
-    __slots__ = ("_keys", "_lazy_html", "_segments", "original", "text")
+    __slots__ = ("_keys", "_lazy", "_segments", "original", "text")
 
     def __init__(self, original: str, text: str, segments: list[tuple[int, int, int, bool]] | None = None,
-                 lazy_html: bool = False):
+                 lazy: Callable[[], list[tuple[int, int, int, bool]]] | None = None):
         self.original = original
         self.text = text
         self._segments = segments
-        self._lazy_html = lazy_html
+        self._lazy = lazy
         self._keys: list[int] | None = None
 
     @property
     def segments(self) -> list[tuple[int, int, int, bool]] | None:
-        if self._lazy_html:
-            self._segments = _fold_pieces(_html_pieces(self.original))[1]
-            self._lazy_html = False
+        if self._lazy is not None:
+            self._segments = self._lazy()
+            self._lazy = None
         return self._segments
 
     def _at(self, i: int) -> tuple[int, int]:
@@ -111,7 +118,7 @@ class Doc:
 
     def span(self, i: int, j: int) -> tuple[int, int]:
         """Original [start, end) of the normalised slice text[i:j] (j > i)."""
-        if self._segments is None and not self._lazy_html:
+        if self._segments is None and self._lazy is None:
             return i, j
         return self._at(i)[0], self._at(j - 1)[1]
 
@@ -365,34 +372,57 @@ def looks_like_html(value: str) -> bool:
 _ENTITY_START = re.compile(r"&(?:#|[a-zA-Z][a-zA-Z0-9]{1,31};)")
 
 
-def _plain_markup_text(value: str) -> str | None:
+def _plain_markup_text(value: str) -> tuple[str, list[tuple[int, int, bool]]] | None:
     """The text of markup that is only tags (no entity, comment, declaration, script/style-like
-    element or alt/title text: see _html_pieces), block tags read as spaces; else None."""
+    element or alt/title text: see _html_pieces), block tags read as spaces, and the tags
+    (start, end, block); else None."""
     if "<!" in value or "<?" in value or "&" in value and _ENTITY_START.search(value):
         return None
-    plain = True
+    tags: list[tuple[int, int, bool]] = []
 
     def tag_text(tag: re.Match) -> str:
-        nonlocal plain
         name = tag.group(2).lower()
         if not tag.group(1) and (name in _SKIP_TAGS or "=" in tag.group() and _SAID_ATTRIBUTE.search(tag.group())):
-            plain = False
-        return " " if name in _BLOCK_TAGS else ""
+            tags.append((-1, -1, False))   # not plain
+        block = name in _BLOCK_TAGS
+        tags.append((tag.start(), tag.end(), block))
+        return " " if block else ""
 
     text = _TAG.sub(tag_text, value)
-    return text if plain else None
+    return None if (-1, -1, False) in tags else (text, tags)
+
+
+def _segments_between(tags: list[tuple[int, int, bool]], length: int) -> list[tuple[int, int, int, bool]]:
+    """The segments of ASCII markup of `length` characters read as _plain_markup_text reads it:
+    the text between tags one for one, a block tag's space for the whole tag."""
+    segments, n, pos = [], 0, 0
+    for start, end, block in tags:
+        if start > pos:
+            segments.append((n, pos, start, True))
+            n += start - pos
+        if block:
+            segments.append((n, start, end, False))
+            n += 1
+        pos = end
+    if pos < length:
+        segments.append((n, pos, length, True))
+    return segments
 
 
 def normalise(value: str, html: bool = False) -> Doc:
     """The searchable form of one field value, with its map back to `value`."""
     if html and looks_like_html(value):
-        text = _plain_markup_text(value)
-        if text is None:
+        plain = _plain_markup_text(value)
+        if plain is None:
             text, segments = _fold_pieces(_html_pieces(value))
             return Doc(value, text, segments=segments)
-        # the text folded as one piece is the pieces' text: characters fold one by one
-        folded = text.lower().replace("_", " ") if text.isascii() else _fold_pieces([(text, 0, len(text))])[0]
-        return Doc(value, folded, lazy_html=True)
+        text, tags = plain
+        if text.isascii():
+            return Doc(value, text.lower().replace("_", " "), lazy=lambda: _segments_between(tags, len(value)))
+        # folded as one piece the text is the pieces' text (characters fold one by one); the map
+        # is the full reading's, when asked for
+        return Doc(value, _fold_pieces([(text, 0, len(text))])[0],
+                   lazy=lambda: _fold_pieces(_html_pieces(value))[1])
     if value.isascii():
         return Doc(value, value.lower().replace("_", " "))
     text, segments = _fold_pieces([(value, 0, len(value))])
@@ -471,13 +501,17 @@ def split_fragments(text: str, start: int, end: int) -> int:
     an apostrophe inside a word keeps it whole) joined by one to three separators, at most one
     fragment is longer than SHORT_FRAGMENT characters, it holds at least MIN_SPLIT_LETTERS of them,
     and its first and last fragments are no bare numbers ("e-liquid, 5" is no leetspeak
-    "e-liquids"). "sil-de-na-fil", "ka ma gra", "e-li-quid", "cross-b-o-w", "s i l d e n a f i l"
-    do; "e-mail", "Wi-Fi", "co-op", "x-ray", "T-shirt", "long-lasting", "non-stick", "USB-C" (two
-    fragments), "U.S.A." (three letters), "heavy duty for men" (two long fragments), "ka    ma gra"
+    "e-liquids"); or when it is a word cut once by a punctuation mark (_TWO_PIECES, at least
+    MIN_TWO_PIECE_LETTERS letters). "sil-de-na-fil", "ka ma gra", "e-li-quid", "cross-b-o-w",
+    "s i l d e n a f i l", "via-gra", "Silden.afil" do; "e-mail", "Wi-Fi", "co-op", "x-ray",
+    "T-shirt", "USB-C" (a piece of one letter or too few letters), "via gra" (a space),
+    "U.S.A." (three letters), "heavy duty for men" (two long fragments and a space), "ka    ma gra"
     (four spaces), "women's a-line" ("s" is part of "women's") and "oka-ma-gra" (not a whole
     fragment) do not. Ordinary hyphenated or spaced words are rarely three short pieces in a row
-    whose letters spell a term; the caller also needs the fragments to split the term's own words
-    (so "toy. for men" is not "toy for men" split up).
+    whose letters spell a term, and a hyphenated word whose letters spell a one-word term is
+    mostly that term ("cross-bow", "hand-cuffs"); the caller also needs more fragments than the
+    term has words (so "long-lasting" is no split "long lasting", and "toy. for men" no split
+    "toy for men").
     """
     if start and (text[start - 1].isalnum() or text[start - 1] == "'" and start > 1 and text[start - 2].isalnum()):
         return 0
@@ -487,6 +521,10 @@ def split_fragments(text: str, start: int, end: int) -> int:
     if _SPLIT.fullmatch(written) is None:
         return 0
     fragments = _FRAGMENT.findall(written)
+    if len(fragments) == 2:   # a word cut once, not a piece of a longer cut ("li-quid" in "e-li-quid")
+        cut_around = (start >= 2 and text[start - 1] in _CUT_MARKS and text[start - 2].isalnum()
+                      or end + 1 < len(text) and text[end] in _CUT_MARKS and text[end + 1].isalnum())
+        return 2 if _TWO_PIECES.fullmatch(written) and len(written) - 1 >= MIN_TWO_PIECE_LETTERS and not cut_around else 0
     if (len(fragments) < MIN_FRAGMENTS or sum(len(f) > SHORT_FRAGMENT for f in fragments) > 1
             or sum(map(len, fragments)) < MIN_SPLIT_LETTERS or fragments[0].isdigit() or fragments[-1].isdigit()):
         return 0

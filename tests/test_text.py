@@ -130,13 +130,16 @@ def test_split_fragments_reads_split_terms_only():
                                ("ta-dala-fil", 3), ("ka . ma . gra", 3), ("c r 0 s s b 0 w", 8)]:
         assert split_fragments(written, 0, len(written)) == fragments, written
         assert split_fragments(f"buy {written}, now", 4, 4 + len(written)) == fragments, written
-    for written in ["e-mail", "T-shirt", "wi-fi", "co-op", "x-ray", "long-lasting", "anti-slip", "non-stick",
-                    "semi-auto", "usb-c", "u.s.a", "via-gra",       # two fragments, or three letters
+    for written in ["via-gra", "silden.afil", "kama*gra", "long-lasting", "anti-slip"]:  # a word cut once
+        assert split_fragments(f"buy {written} now", 4, 4 + len(written)) == 2, written
+    for written in ["e-mail", "T-shirt", "wi-fi", "co-op", "x-ray", "usb-c", "via gra", "via--gra", "vi-agra2",
+                    "u.s.a",                                          # cut once: too short, not one mark; three letters
                     "heavy duty for", "heavy-duty-kit", "kamagra",    # two long fragments, or none split
                     "ka    ma gra", "ka(ma)gra", "ka-ma-",            # four separators, not separators, no end
                     "e-liquid, 5", "5-il-de-na-fil"]:                 # a number first or last
         assert split_fragments(written, 0, len(written)) == 0, written
-    for text, start, end in [("women's a-line", 6, 14), ("oka-ma-gra", 1, 10), ("ka-ma-gran", 0, 9)]:
+    for text, start, end in [("women's a-line", 6, 14), ("oka-ma-gra", 1, 10), ("ka-ma-gran", 0, 9),
+                             ("e-li-quid", 2, 9), ("sil-den-afil", 4, 12)]:  # (or part of a longer cut)
         assert split_fragments(text, start, end) == 0, text[start:end]   # not whole fragments
 
 

@@ -305,11 +305,12 @@ def _split_hits(view: str, text: str, end: int, length: int, spellings, word_sta
         return []
     hits: list[tuple] = []
     written = text[start:end]
+    plain = any(written == key for key, _ in spellings)   # then it is no term split up ("stun-gun")
     for key, refs in spellings:
         if written == key or len(written) == len(key) and leet_reading(text, start, key):
             _bounded(text, start, end, key, refs, written != key, hits)
             continue
-        fragments = split_fragments(text, start, end)
+        fragments = 0 if plain else split_fragments(text, start, end)
         if not fragments:
             continue
         letters, term = strip_separators(written), strip_separators(key)
