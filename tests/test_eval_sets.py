@@ -11,7 +11,8 @@ from scanner.ml.evaluate import read_cases, scanner_results, score
 EVALS = Path(__file__).resolve().parents[1] / "evals"
 # the figures these sets scored when they were added, less a small margin for deliberate trade-offs
 FLOORS = {"redteam_keywords.jsonl": 0.98, "redteam_keywords_holdout.jsonl": 0.97, "redteam_medical.jsonl": 0.98,
-          "redteam_fresh.jsonl": 0.97, "redteam_fresh2.jsonl": 0.97, "redteam_fresh3.jsonl": 0.98}
+          "redteam_fresh.jsonl": 0.97, "redteam_fresh2.jsonl": 0.97, "redteam_fresh3.jsonl": 0.98,
+          "redteam_fresh4.jsonl": 0.97}
 
 
 @pytest.fixture(scope="module")
