@@ -76,9 +76,9 @@ def test_invalid_field_is_named_with_file_and_rule(tmp_path):
 
 def test_unknown_field_is_refused(tmp_path):
     d = _broken(tmp_path, "    outcome: block\n    grade: A\n    points: 6\n    markets: [\"*\"]\n"
-                          "    effective: 2021-12-09\n    ml_family_rule: false\n    reason: Instruments",
+                          "    ml_family_rule: false\n    reason: Instruments",
                 "    outcome: block\n    grade: A\n    points: 6\n    markets: [\"*\"]\n"
-                "    effective: 2021-12-09\n    ml_family_rule: false\n    colour: red\n    reason: Instruments")
+                "    ml_family_rule: false\n    colour: red\n    reason: Instruments")
     with pytest.raises(RulesetError, match="colour"):
         load_rulesets(d)
 
