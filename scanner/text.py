@@ -379,17 +379,19 @@ def _plain_markup_text(value: str) -> tuple[str, list[tuple[int, int, bool]]] | 
     if "<!" in value or "<?" in value or "&" in value and _ENTITY_START.search(value):
         return None
     tags: list[tuple[int, int, bool]] = []
+    plain = True
 
     def tag_text(tag: re.Match) -> str:
+        nonlocal plain
         name = tag.group(2).lower()
         if not tag.group(1) and (name in _SKIP_TAGS or "=" in tag.group() and _SAID_ATTRIBUTE.search(tag.group())):
-            tags.append((-1, -1, False))   # not plain
+            plain = False
         block = name in _BLOCK_TAGS
         tags.append((tag.start(), tag.end(), block))
         return " " if block else ""
 
     text = _TAG.sub(tag_text, value)
-    return None if (-1, -1, False) in tags else (text, tags)
+    return (text, tags) if plain else None
 
 
 def _segments_between(tags: list[tuple[int, int, bool]], length: int) -> list[tuple[int, int, int, bool]]:

@@ -256,7 +256,8 @@ class _Utf8:
 
 def _bytes_searchable() -> bool:
     """Whether the C library's iswspace (which ignore_white_space uses) leaves the bytes of UTF-8
-    continuation characters alone: some count U+0085 or U+00A0 as white space (musl does)."""
+    continuation characters alone: Unicode counts U+0085 as white space, and a C library may too
+    (glibc does not); where it does, the non-ASCII terms are searched as characters."""
     probe = ahocorasick.Automaton()
     key = "a\x85\xa0b"
     probe.add_word(key, 1)
