@@ -15,7 +15,7 @@ from scanner.detectors.base import Signal
 from scanner.detectors.fuzzy import FuzzyIndex
 from scanner.detectors.keywords import KeywordIndex, Match, term_variants
 from scanner.detectors.patterns import PatternIndex
-from scanner.listing import Certificate, Listing, Verdict, parse_certificate, parse_listing
+from scanner.listing import ATTRIBUTE_NAMES, Certificate, Listing, Verdict, parse_certificate, parse_listing
 from scanner.policy import ListingSignals, normal_path, verdict
 from scanner.rulesets import Rulesets, load_rulesets
 from scanner.text import TEXT_SEPARATOR, Doc, normalise
@@ -133,8 +133,8 @@ class Scanner:
         families = {rule.split("/")[0] for rule, sigs in ls.by_rule.items() if self._needs_patterns(rule, sigs)}
         if families:
             for name, doc in docs:
-                if name == "category" or name.startswith("keywords"):
-                    continue
+                if name == "category" or name.startswith(("keywords", ATTRIBUTE_NAMES)):
+                    continue   # an attribute's name is read with its value (`key`)
                 key = name.split(".", 1)[1] if name.startswith("attributes.") else None
                 for p in self.patterns.find(doc, families, key):
                     ls.patterns[p.name].append(Signal("", name, p.start, p.end, p.text, 1.0, "pattern",

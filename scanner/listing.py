@@ -32,6 +32,9 @@ Item = Annotated[StrictStr, Field(max_length=limits.ITEM_CHARS)]
 AttributeName = Annotated[StrictStr, Field(max_length=limits.ATTRIBUTE_NAME_CHARS)]
 
 
+ATTRIBUTE_NAMES = "attribute_names"   # evidence field path root of an attribute's name
+
+
 class Listing(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -55,7 +58,10 @@ class Listing(BaseModel):
         if self.description:
             out.append(("description", self.description))
         for name, value in self.attributes.items():
-            # the attribute name often carries the meaning ("Nicotine Strength": "20mg")
+            # the attribute name often carries the meaning ("Nicotine Strength": "20mg"); its
+            # path names no string of the listing (attributes are name -> value), so a reader
+            # that resolves paths finds no text to check offsets against and skips it
+            out.append((f"{ATTRIBUTE_NAMES}.{name}", name))
             out.append((f"attributes.{name}", value))
         for i, value in enumerate(self.keywords):
             out.append((f"keywords[{i}]", value))

@@ -303,3 +303,23 @@ def test_a_blade_measured_within_the_limits_is_not_sent_to_review_by_the_classif
     assert verdict("L", None, signals(exempt=True), rs, day, "v").decision == "pass"
     longest = max(t["blade_longer_than_mm"] for t in m.thresholds)
     assert verdict("L", None, signals(length_mm=longest + 10), rs, day, "v").decision == "block"
+
+
+@pytest.mark.parametrize("name, value, rule, quoted", [
+    ("Tadalafil per tablet", "20 mg", "sexual_health/pde5_ingredient", "Tadalafil"),
+    ("Crossbow limb", "carbon laminate", "controlled_instrument/crossbow", "Crossbow"),
+])
+def test_attribute_names_are_searched_and_quoted(scanner, name, value, rule, quoted):
+    data = listing("Gift box for him", attributes={"Colour": "black", name: value})
+    v = scanner.scan(data, as_of=AS_OF)
+    found = {f.rule: f for f in v.findings}
+    assert rule in found and v.decision == "block"
+    on_name = [e for e in found[rule].evidence if e.field == f"attribute_names.{name}"]
+    assert on_name and all(name[e.start:e.end] == e.text for e in on_name)
+    assert quoted in {e.text for e in on_name}
+
+
+def test_ordinary_attribute_names_pass(scanner):
+    data = listing("Cotton crew-neck T-shirt", attributes={"Material": "100% cotton", "Size": "M",
+                                                            "Blade Length": "n/a", "Nicotine free": "yes"})
+    assert scanner.scan(data, as_of=AS_OF).decision == "pass"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from scanner.listing import ATTRIBUTE_NAMES
+
 SEPARATOR = " \n "
 # Operational bound (not policy): the classifiers read at most this much of each part.
 MAX_PART_CHARS = 4_000
@@ -60,12 +62,14 @@ def model_text(listing: Any) -> str:
 def field_span(listing: Any, start: int, end: int) -> tuple[str, int, int] | None:
     """Map [start, end) of listing_text(listing) to (field, start, end) in the original value.
 
-    A span is clipped to the part it starts in; a span that lies only on an attribute's
-    name or a separator maps to None."""
+    A span is clipped to the part it starts in; one that starts on an attribute's name maps to
+    the name (`attribute_names.<name>`), clipped to it; one on a separator maps to None."""
     pos = 0
     for field, shift, text in segments(listing):
         lo, hi = pos, pos + len(text)
         if lo <= start < hi:
+            if start - lo < -shift - 2:     # on the name of an attribute ("name: value")
+                return f"{ATTRIBUTE_NAMES}.{field.split('.', 1)[1]}", start - lo, min(end - lo, -shift - 2)
             s, e = max(start - lo + shift, 0), min(end, hi) - lo + shift
             return (field, s, e) if e > s else None
         pos = hi + len(SEPARATOR)

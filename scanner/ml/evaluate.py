@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from scanner.listing import parse_certificate, parse_listing
+from scanner.listing import ATTRIBUTE_NAMES, parse_certificate, parse_listing
 from scanner.ml.document import listing_text
 
 
@@ -29,6 +29,9 @@ def read_cases(path: Path) -> list[dict]:
 
 
 def _value_at(listing: dict, path: str):
+    root, _, name = path.partition(".")
+    if root == ATTRIBUTE_NAMES:   # evidence on an attribute's name quotes the name
+        return name if name in (listing.get("attributes") or {}) else None
     value = listing
     for part in re.split(r"[.\[\]]+", path):
         if not part:

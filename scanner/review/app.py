@@ -324,7 +324,7 @@ def _flag_context(store: Store, engine: sa.Engine, flag_id: int, sess: auth.Sess
     findings = judged["findings"] if judged else []
     spans = spans_by_field(findings)
     fields = []
-    for name, value in listing_fields(listing):
+    for name, value in listing_fields(listing, spans):
         html, cut = highlight(value, spans.get(name, []), s.max_field_chars)
         fields.append({"name": name, "html": html, "truncated": cut, "hits": len(spans.get(name, []))})
     shown = {f["name"] for f in fields}

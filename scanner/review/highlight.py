@@ -1,7 +1,11 @@
 """Evidence highlighting built from escaped pieces: listing text is never marked safe."""
 from __future__ import annotations
 
+from collections.abc import Container
+
 from markupsafe import Markup, escape
+
+from scanner.listing import ATTRIBUTE_NAMES
 
 
 def highlight(value: str, spans: list[tuple[int, int, str]], limit: int) -> tuple[Markup, bool]:
@@ -29,13 +33,16 @@ def highlight(value: str, spans: list[tuple[int, int, str]], limit: int) -> tupl
     return Markup("").join(parts), truncated
 
 
-def listing_fields(listing: dict) -> list[tuple[str, str]]:
-    """Every field of a stored listing as (evidence field path, text), in the contract's order."""
+def listing_fields(listing: dict, marked: Container[str] = ()) -> list[tuple[str, str]]:
+    """Every field of a stored listing as (evidence field path, text), in the contract's order;
+    an attribute's name as a row of its own only when evidence is `marked` on it."""
     out: list[tuple[str, str]] = []
     for name in ("listing_id", "merchant_id", "title", "description", "category"):
         if listing.get(name) is not None:
             out.append((name, str(listing[name])))
     for k, v in (listing.get("attributes") or {}).items():
+        if f"{ATTRIBUTE_NAMES}.{k}" in marked:
+            out.append((f"{ATTRIBUTE_NAMES}.{k}", str(k)))
         out.append((f"attributes.{k}", str(v)))
     for name in ("keywords", "image_texts"):
         for i, v in enumerate(listing.get(name) or []):

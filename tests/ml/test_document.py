@@ -25,7 +25,10 @@ def test_attribute_value_maps_to_value_offsets():
     i = text.index("20mg")
     assert field_span(LISTING, i, i + 4) == ("attributes.Strength", 0, 4)
     j = text.index("Strength")
-    assert field_span(LISTING, j, j + 8) is None  # the attribute's name is not its value
+    # the attribute's name is not its value: a span on it maps to the name, clipped to it
+    assert field_span(LISTING, j, j + 8) == ("attribute_names.Strength", 0, 8)
+    assert field_span(LISTING, j + 3, j + 12) == ("attribute_names.Strength", 3, 8)
+    assert field_span(LISTING, j + 8, j + 9) is None   # the ": " between name and value
 
 
 def test_keyword_span_and_every_mapped_span_matches_original():
