@@ -66,19 +66,31 @@ def read_records(path: str | Path) -> Iterator[tuple[int, dict | RecordError]]:
         for i, row in enumerate(table.to_pylist(), start=1):
             yield i, {k: v for k, v in row.items() if v is not None}
         return
-    with path.open("rb") as f:
+    for i, raw in json_lines(path):
+        yield i, parse_json_line(i, raw)
+
+
+def is_json_lines(path: str | Path) -> bool:
+    """Whether read_records reads `path` as JSONL (anything not CSV or Parquet)."""
+    return Path(path).suffix.lower() not in (".csv", ".parquet", ".pq")
+
+
+def json_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw bytes) of every line of a JSONL file that is not blank."""
+    with Path(path).open("rb") as f:
         for i, raw in enumerate(f, start=1):
-            if raw.isspace():   # a blank line (no copy, unlike strip)
-                continue
-            try:
-                data = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                yield i, RecordError(f"line {i}", "(record)", f"not valid JSON: {exc}")
-                continue
-            if not isinstance(data, dict):
-                yield i, RecordError(f"line {i}", "(record)", "expected a JSON object")
-                continue
-            yield i, data
+            if not raw.isspace():   # a blank line (no copy, unlike strip)
+                yield i, raw
+
+
+def parse_json_line(i: int, raw: bytes) -> dict | RecordError:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return RecordError(f"line {i}", "(record)", f"not valid JSON: {exc}")
+    if not isinstance(data, dict):
+        return RecordError(f"line {i}", "(record)", "expected a JSON object")
+    return data
 
 
 def read_parsed(path: str | Path, parse: Callable[[Any, int], T]) -> Iterator[tuple[int, T | RecordError]]:

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from scanner.gc_tuning import relax_gc
+from scanner.io import parse_json_line
 from scanner.listing import RecordError, parse_listing
 from scanner.store import Store, apply_exceptions, keys, open_store
 from scanner.store.record import Item
@@ -180,6 +181,7 @@ class Sweep:
         self.version_key = (f"{live_v[0]}#{in_effect}#{store.fda_digest()}", live_v[1])
         self.exceptions = store.active_exceptions_all(as_of)
         self.exc_digests = {m: keys.set_digest(str(e.id) for e in es) for m, es in self.exceptions.items()}
+        self._tails: dict[str, str] = {}   # merchant -> the scan key's parts other than the content
         total = count_records(opts.source, store) if opts.progress else None
         progress = Progress(total, sum(c.get("records", 0) for c in done.values())) if opts.progress else None
         pool = None      # started on the first chunk with something to scan
@@ -190,7 +192,7 @@ class Sweep:
         committer = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-commit")
         unchanged_commit: cf.Future | None = None
         try:
-            for chunk, records in _chunks(read_source(opts.source, store), opts.chunk_size):
+            for chunk, records in _chunks(read_source(opts.source, store, raw=True), opts.chunk_size):
                 if chunk in done:
                     continue
                 job, prep = self._prepare(chunk, records, as_of)
@@ -227,12 +229,22 @@ class Sweep:
         return result
 
     def _prepare(self, chunk: int, records: list, as_of: dt.date) -> tuple[ChunkJob, dict]:
-        """Fingerprint the chunk, skip the unchanged, and build the job for the rest."""
+        """Fingerprint the chunk, skip the unchanged, and build the job for the rest. JSONL lines
+        come as bytes: a line byte-identical to the one a listing was last read from, whose scan
+        key still holds, is unchanged without being parsed."""
         quarantine: list[tuple[int, str]] = []
-        todo: list[tuple[int, dict, str, str]] = []
+        todo: list[tuple[int, bytes, str, str]] = []
         candidates = []
-        tails: dict[str, str] = {}   # per merchant: the scan key's parts other than the content
+        raws: dict[int, str] = {}    # line -> keys.raw_digest of its bytes (JSONL)
+        touched: list[str] = []
+        unchanged: Counter = Counter()   # by current decision; counted once per chunk below
+        n_records = len(records)
+        if self.mode == "live":
+            records = self._skip_identical_lines(records, raws, touched, unchanged)
         for line, rec in records:
+            if isinstance(rec, bytes):
+                raws.setdefault(line, keys.raw_digest(rec))
+                rec = parse_json_line(line, rec)
             if not isinstance(rec, RecordError) and not _has_ids(rec):
                 try:
                     parse_listing(rec, line)    # names the field that is wrong
@@ -243,35 +255,59 @@ class Sweep:
                 continue
             canon = keys.canonical_listing(rec)
             fp = keys.fingerprint_bytes(canon)
-            mid = rec["merchant_id"]
-            tail = tails.get(mid)
-            if tail is None:
-                tail = tails[mid] = keys.scan_key_tail(self.cert_digests.get(mid, ""), self.exc_digests.get(mid, ""),
-                                                       *self.version_key)
-            key = keys.scan_key_with(fp, tail)
-            candidates.append((line, rec, fp, key, canon))
-        counts = Counter(records=len(records), quarantined=len(quarantine))
-        touched: list[str] = []
+            candidates.append((line, rec, fp, self._tail_key(fp, rec["merchant_id"]), canon))
+        counts = Counter(records=n_records, quarantined=len(quarantine))
+        relinked: dict[str, str] = {}   # unchanged listings read from other bytes this time
         if self.mode == "live":
             stored = self.store.scan_state([rec["listing_id"] for _, rec, _, _, _ in candidates])
-            unchanged: Counter = Counter()   # by current decision; counted once per chunk below
             for line, rec, fp, key, canon in candidates:
                 got = stored.get(rec["listing_id"])
                 if got is not None and got[0] == key:
                     touched.append(rec["listing_id"])
                     unchanged[got[1]] += 1
+                    if line in raws and got[2] != raws[line]:
+                        relinked[rec["listing_id"]] = raws[line]
                 else:
                     todo.append((line, canon, fp, key))
-            if touched:
-                counts["unchanged"] += len(touched)
-            counts.update({f"unchanged:{decision}": n for decision, n in unchanged.items()})
         else:
             todo = [(line, canon, fp, key) for line, _, fp, key, canon in candidates]
+        if touched:
+            counts["unchanged"] += len(touched)
+        counts.update({f"unchanged:{decision}": n for decision, n in unchanged.items()})
         scanning = {line for line, _, _, _ in todo}
         merchants = {rec["merchant_id"] for line, rec, _, _, _ in candidates if line in scanning}
         certs = self.store.certificates_for_many(m for m in merchants if m in self.cert_digests)
         job = ChunkJob(chunk, as_of.isoformat(), todo, certs)
-        return job, {"records": len(records), "quarantine": quarantine, "counts": counts, "touched": touched}
+        return job, {"records": n_records, "quarantine": quarantine, "counts": counts, "touched": touched,
+                     "relinked": relinked, "raws": {line: raws[line] for line in scanning if line in raws}}
+
+    def _tail_key(self, fingerprint: str, merchant_id: str) -> str:
+        """The scan key of content with this fingerprint from this merchant, in this run."""
+        tail = self._tails.get(merchant_id)
+        if tail is None:
+            tail = self._tails[merchant_id] = keys.scan_key_tail(
+                self.cert_digests.get(merchant_id, ""), self.exc_digests.get(merchant_id, ""), *self.version_key)
+        return keys.scan_key_with(fingerprint, tail)
+
+    def _skip_identical_lines(self, records: list, raws: dict[int, str], touched: list[str],
+                              unchanged: Counter) -> list:
+        """The records left once the JSONL lines that are byte-identical to a stored listing's last
+        line, with its scan key unchanged, are counted as unchanged (their digests go to `raws`)."""
+        lines = [(line, rec) for line, rec in records if isinstance(rec, bytes)]
+        if not lines:
+            return records
+        for line, rec in lines:
+            raws[line] = keys.raw_digest(rec)
+        stored = self.store.raw_state(raws.values())
+        rest = []
+        for line, rec in records:
+            got = stored.get(raws.get(line, ""))
+            if got is not None and got[3] == self._tail_key(got[2], got[1]):
+                touched.append(got[0])
+                unchanged[got[4]] += 1
+            else:
+                rest.append((line, rec))
+        return rest
 
     def _commit(self, run_id: int, result: tuple[int, list], prepared: dict, progress) -> None:
         chunk, scanned = result
@@ -294,11 +330,13 @@ class Sweep:
                 count_shadow(counts, examples, v, c, s.title)
                 continue
             count_verdict(counts, v)
-            items.append(Item(s.listing_id, s.merchant_id, v, s.fingerprint, s.scan_key, s.content))
+            items.append(Item(s.listing_id, s.merchant_id, v, s.fingerprint, s.scan_key, s.content,
+                              prep["raws"].get(s.line)))
         extra: dict[str, Any] = dict(counts)
         if examples:
             extra["examples"] = examples
-        self.store.commit_chunk(run_id, chunk, prep["records"], items, prep["touched"], extra, quarantine)
+        self.store.commit_chunk(run_id, chunk, prep["records"], items, prep["touched"], extra, quarantine,
+                                prep["relinked"])
         if progress is not None:
             progress.update(prep["records"])
 

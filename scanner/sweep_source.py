@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from scanner.io import read_records
+from scanner.io import is_json_lines, json_lines, read_records
 from scanner.listing import RecordError
 
 TABLE_PREFIX = "table:"
@@ -38,9 +38,11 @@ def _row(data: dict[str, Any], line: int) -> dict[str, Any] | RecordError:
     return out
 
 
-def read_source(source: str, store=None) -> Iterator[tuple[int, dict | RecordError]]:
+def read_source(source: str, store=None, raw: bool = False) -> Iterator[tuple[int, dict | bytes | RecordError]]:
+    """(line or row number, record or the error that makes it unusable); raw=True: a JSONL
+    file's lines as bytes, unparsed (io.parse_json_line reads one)."""
     if not source.startswith(TABLE_PREFIX):
-        yield from read_records(source)
+        yield from json_lines(source) if raw and is_json_lines(source) else read_records(source)
         return
     table = _table(store, source[len(TABLE_PREFIX):])
     order = list(table.primary_key.columns) or [c for c in table.columns if c.name == "listing_id"]

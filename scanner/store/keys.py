@@ -31,6 +31,11 @@ def canonical_listing(data: dict[str, Any]) -> bytes:
     return orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)
 
 
+def raw_digest(line: bytes) -> str:
+    """Digest of a source line's bytes, its end of line aside (see ListingRow.raw_digest)."""
+    return _digest(line.rstrip(b"\r\n"))
+
+
 def fingerprint_bytes(canonical: bytes) -> str:
     return _digest(canonical)
 

@@ -36,6 +36,9 @@ class ListingRow(Base):
     outcome_key: Mapped[str | None] = mapped_column(sa.String(64))
     decision: Mapped[str | None] = mapped_column(sa.String(16), index=True)
     content: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # zlib(JSON): for certificate re-scans
+    # digest of the source line this content was last read from (JSONL sweeps): a byte-identical
+    # line is known unchanged without being parsed; NULL when the content came from elsewhere
+    raw_digest: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     first_seen: Mapped[dt.datetime] = mapped_column(sa.DateTime)
     last_seen: Mapped[dt.datetime] = mapped_column(sa.DateTime)
 

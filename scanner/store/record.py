@@ -39,6 +39,7 @@ class Item:
     fingerprint: str
     scan_key: str
     content: bytes | None = None
+    raw_digest: str | None = None   # keys.raw_digest of the JSONL line the listing was read from
 
 
 def item_for(listing: Listing, verdict: Verdict, fingerprint: str, scan_key: str | None = None) -> Item:
@@ -124,7 +125,7 @@ V_COLS = ["listing_id", "seq", "decision", "blocked_markets", "points", "ruleset
 F_COLS = ["listing_id", "seq", "idx", "rule", "outcome", "grade", "points", "blocked_markets", "confidence",
           "reason", "evidence", "excepted_by"]
 L_NEW = ["listing_id", "merchant_id", "fingerprint", "scan_key", "seq", "outcome_key", "decision", "content",
-         "first_seen", "last_seen"]
+         "raw_digest", "first_seen", "last_seen"]
 L_UPD = ["merchant_id", "fingerprint", "scan_key", "seq", "outcome_key", "decision", "last_seen"]
 
 
@@ -138,16 +139,16 @@ def record_items(conn: sa.Connection, items: list[Item], now: dt.datetime, run_i
     raw = _Raw(conn)
     by_id = {it.listing_id: it for it in items}          # last one wins for duplicate ids in a batch
     ids = sorted(by_id)
-    state: dict[str, tuple[int, str | None]] = {}
+    state: dict[str, tuple[int, str | None, str]] = {}
     open_flags: dict[str, dict[str, int]] = {}
     charged: set[tuple[str, str]] = set()
     for part in _chunks(ids):
-        q = sa.select(L.c.listing_id, L.c.seq, L.c.outcome_key).where(L.c.listing_id.in_(part))
+        q = sa.select(L.c.listing_id, L.c.seq, L.c.outcome_key, L.c.fingerprint).where(L.c.listing_id.in_(part))
         if raw.pg:
             q = q.order_by(L.c.listing_id).with_for_update()   # existing rows: locked until commit
         found = 0
-        for lid, seq, ok in conn.execute(q):
-            state[lid] = (seq, ok)
+        for lid, seq, ok, fp in conn.execute(q):
+            state[lid] = (seq, ok, fp)
             found += 1
         if not found:
             continue                                        # none stored yet: no flags or charges either
@@ -157,11 +158,11 @@ def record_items(conn: sa.Connection, items: list[Item], now: dt.datetime, run_i
         charged.update((a, b) for a, b in conn.execute(sa.select(LEDGER.c.listing_id, LEDGER.c.rule)
                                                        .where(LEDGER.c.listing_id.in_(part))))
 
-    verdict_rows, finding_rows, new_listings, listing_updates, contents = [], [], [], [], []
+    verdict_rows, finding_rows, new_listings, listing_updates, contents, raws = [], [], [], [], [], []
     flag_rows, resolve_ids, charge_rows = [], [], []
     for lid in ids:
         it, v = by_id[lid], by_id[lid].verdict
-        seq, old_outcome = state.get(lid, (0, None))
+        seq, old_outcome, old_fp = state.get(lid, (0, None, None))
         outcome = _outcome(v)
         if outcome != old_outcome:
             seq += 1
@@ -178,9 +179,11 @@ def record_items(conn: sa.Connection, items: list[Item], now: dt.datetime, run_i
             listing_updates.append((it.merchant_id, it.fingerprint, it.scan_key, seq, outcome, v.decision, now, lid))
             if it.content is not None:
                 contents.append((it.content, lid))
+            if it.raw_digest is not None or it.fingerprint != old_fp:
+                raws.append((it.raw_digest, lid))   # a line read now, or content from elsewhere: no line
         else:
             new_listings.append((lid, it.merchant_id, it.fingerprint, it.scan_key, seq, outcome, v.decision,
-                                 it.content, now, now))
+                                 it.content, it.raw_digest, now, now))
         wanted = _flag_rules(v, flag_below)
         existing = open_flags.get(lid, {})
         for rule, reason in wanted.items():
@@ -207,6 +210,7 @@ def record_items(conn: sa.Connection, items: list[Item], now: dt.datetime, run_i
         raise Conflict("a concurrent writer recorded one of these listings first")
     raw.update_listings(L_UPD, listing_updates)
     raw.update_listings(["content"], contents)
+    raw.update_listings(["raw_digest"], raws)
     raw.run("INSERT INTO verdicts", V_COLS, verdict_rows, {"blocked_markets", "notes"}, "ON CONFLICT DO NOTHING")
     raw.run("INSERT INTO findings", F_COLS, finding_rows, {"blocked_markets", "evidence"}, "ON CONFLICT DO NOTHING")
     if flag_rows:
@@ -228,6 +232,12 @@ def _excepted_by(v: Verdict, f) -> int | None:
             digits = note[len(marker):].split(" ", 1)[0]
             return int(digits) if digits.isdigit() else None
     return None
+
+
+def relink(conn: sa.Connection, raw_digests: dict[str, str]) -> None:
+    """listing_id -> the digest of the line an unchanged listing was read from this time (its
+    content is the stored one, in other bytes: another key order, other white space)."""
+    _Raw(conn).update_listings(["raw_digest"], [(d, lid) for lid, d in sorted(raw_digests.items())])
 
 
 def touch(conn: sa.Connection, listing_ids: list[str], now: dt.datetime) -> None:

@@ -28,7 +28,7 @@ from scanner.store.models import (
     SweepRun,
     VerdictRow,
 )
-from scanner.store.record import Conflict, Item, item_for, record_items, touch
+from scanner.store.record import Conflict, Item, item_for, record_items, relink, touch
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 RETRIES = 5     # a batch that lost a race to create a listing is retried; then its rows exist
@@ -247,16 +247,29 @@ class Store:
                                         .where(t.c.listing_id.in_(ids[i:i + 500]))).all())
         return out
 
-    def scan_state(self, listing_ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
-        """listing_id -> (scan_key, current decision) for the stored ones."""
+    def scan_state(self, listing_ids: Iterable[str]) -> dict[str, tuple[str, str | None, str | None]]:
+        """listing_id -> (scan_key, current decision, raw_digest) for the stored ones."""
         t = T["listings"]
         ids = sorted(set(listing_ids))
-        out: dict[str, tuple[str, str | None]] = {}
-        sql = f"SELECT listing_id, scan_key, decision FROM {t.name} WHERE listing_id IN ({{in}})"
+        out: dict[str, tuple[str, str | None, str | None]] = {}
+        sql = f"SELECT listing_id, scan_key, decision, raw_digest FROM {t.name} WHERE listing_id IN ({{in}})"
         with self.reader.connect() as conn:
             for i in range(0, len(ids), 500):
                 rows = in_list(conn, sql, ids[i:i + 500]).all()
-                out.update((lid, (key, decision)) for lid, key, decision in rows)
+                out.update((lid, (key, decision, raw)) for lid, key, decision, raw in rows)
+        return out
+
+    def raw_state(self, raw_digests: Iterable[str]) -> dict[str, tuple[str, str, str, str, str | None]]:
+        """raw_digest -> (listing_id, merchant_id, fingerprint, scan_key, current decision) of the
+        listings last read from lines with these digests."""
+        t = T["listings"]
+        digests = sorted(set(raw_digests))
+        out: dict[str, tuple[str, str, str, str, str | None]] = {}
+        sql = (f"SELECT raw_digest, listing_id, merchant_id, fingerprint, scan_key, decision FROM {t.name} "
+               "WHERE raw_digest IN ({in})")
+        with self.reader.connect() as conn:
+            for i in range(0, len(digests), 500):
+                out.update((row[0], tuple(row[1:])) for row in in_list(conn, sql, digests[i:i + 500]))
         return out
 
     def update_scan_keys(self, scan_keys: dict[str, str]) -> None:
@@ -373,14 +386,17 @@ class Store:
                      [{"run_id": run_id, "chunk": chunk, "records": records, "counts": merged, "done_at": now}])
 
     def commit_chunk(self, run_id: int, chunk: int, records: int, items: list[Item], touched: list[str],
-                     counts: dict, quarantine: list[tuple[int, str]]) -> Counter:
-        """Verdicts, flags, charges, quarantine lines and the checkpoint of one chunk: all or nothing."""
+                     counts: dict, quarantine: list[tuple[int, str]], relinked: dict[str, str] | None = None) -> Counter:
+        """Verdicts, flags, charges, quarantine lines and the checkpoint of one chunk: all or nothing.
+        `relinked`: unchanged listings read from other bytes than last time (record.relink)."""
         for attempt in range(RETRIES):
             now = utcnow()
             try:
                 with self.engine.begin() as conn:
                     got = record_items(conn, items, now, run_id, self.flag_confidence_below)
                     touch(conn, touched, now)
+                    if relinked:
+                        relink(conn, relinked)
                     self._checkpoint(conn, run_id, chunk, records, counts, got, now, quarantine)
                 return got
             except Conflict:

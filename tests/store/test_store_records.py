@@ -204,7 +204,8 @@ def test_scan_state_and_touch_through_the_driver(store):
     for lid in ids[:3]:
         store.record_verdict(listing(lid), verdict(lid), listing_fingerprint(listing(lid)))
     state = store.scan_state(ids + ["L-1' OR '1'='1"])  # a hostile id is only ever a parameter
-    assert set(state) == set(ids[:3]) and all(decision == "pass" for _, decision in state.values())
+    assert set(state) == set(ids[:3])
+    assert all(decision == "pass" and raw is None for _, decision, raw in state.values())
     later = dt.datetime(2031, 5, 6, 7, 8, 9)
     with store.engine.begin() as conn:
         touch(conn, ids[:2] + ["L-missing"], later)
@@ -213,3 +214,29 @@ def test_scan_state_and_touch_through_the_driver(store):
         seen = dict(conn.execute(sa.select(t.c.listing_id, t.c.last_seen)).all())
     assert seen["L-0"].replace(tzinfo=None) == later and seen["L-1"].replace(tzinfo=None) == later
     assert seen["L-2"].replace(tzinfo=None) != later
+
+
+def test_raw_digest_follows_the_content_it_was_read_with(store):
+    """A listing's raw digest names the line its stored content was read from: a recording from
+    elsewhere with other content clears it, one with the same content keeps it; relink moves it."""
+    from scanner.store import keys
+    from scanner.store.record import Item, relink
+
+    def item(title, raw=None):
+        lst = listing("L-7", title=title)
+        fp = listing_fingerprint(lst)
+        return Item("L-7", "M-1", verdict("L-7"), fp, "key-" + fp, keys.pack_content(lst), raw)
+
+    line = b'{"listing_id": "L-7", "merchant_id": "M-1", "title": "first"}\n'
+    d1 = keys.raw_digest(line)
+    assert d1 == keys.raw_digest(line.rstrip(b"\n")) != keys.raw_digest(line.replace(b"first", b"First"))
+    store.record_items([item("first", d1)])
+    assert store.raw_state([d1, "0" * 32]) == {d1: ("L-7", "M-1", listing_fingerprint(listing("L-7", title="first")),
+                                                    "key-" + listing_fingerprint(listing("L-7", title="first")), "pass")}
+    store.record_items([item("first")])                 # same content, no line: the digest holds
+    assert store.scan_state(["L-7"])["L-7"][2] == d1
+    store.record_items([item("second")])                # other content from elsewhere: no line read it
+    assert store.scan_state(["L-7"])["L-7"][2] is None and store.raw_state([d1]) == {}
+    with store.engine.begin() as conn:
+        relink(conn, {"L-7": "ab" * 16})
+    assert store.scan_state(["L-7"])["L-7"][2] == "ab" * 16

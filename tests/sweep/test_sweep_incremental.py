@@ -138,3 +138,42 @@ def test_rule_taking_effect_or_certificate_expiring_forces_rescan(store, tmp_pat
     same = sweep(store, make_opts(path, as_of=until))
     expired = sweep(store, make_opts(path, as_of=until + dt.timedelta(days=1)))
     assert (first["scanned"], same["scanned"], expired["scanned"]) == (mine, 0, mine)
+
+
+def test_identical_lines_are_skipped_unparsed_and_rewritten_lines_relinked(store, tmp_path, rulesets, make_opts,
+                                                                          monkeypatch):
+    import scanner.sweep as sweep_module
+    from scanner.store import keys
+
+    parsed = []
+    real = sweep_module.parse_json_line
+    monkeypatch.setattr(sweep_module, "parse_json_line", lambda i, raw: parsed.append(i) or real(i, raw))
+    path = write_jsonl(tmp_path / "cat.jsonl", 120, rulesets=rulesets, risky_share=0.3)
+    lines = path.read_bytes().splitlines()
+
+    first = sweep(store, make_opts(path))
+    assert (first["scanned"], len(parsed)) == (120, 120)
+    assert len(store.raw_state(keys.raw_digest(x) for x in lines)) == 120
+
+    parsed.clear()
+    second = sweep(store, make_opts(path))
+    assert (second["scanned"], second["unchanged"], parsed) == (0, 120, [])
+
+    # the same listings written with their keys in another order: parsed, found unchanged by
+    # content, and linked to their new lines, which the next sweep skips unparsed
+    reordered = [orjson.dumps(dict(reversed(orjson.loads(x).items()))) for x in lines]
+    assert reordered[0] != lines[0]
+    path.write_bytes(b"\n".join(reordered) + b"\n")
+    third = sweep(store, make_opts(path))
+    assert (third["scanned"], third["unchanged"], len(parsed)) == (0, 120, 120)
+    assert len(store.raw_state(keys.raw_digest(x) for x in reordered)) == 120
+    parsed.clear()
+    assert sweep(store, make_opts(path))["unchanged"] == 120 and parsed == []
+
+    # one listing changes: only its line is parsed and scanned
+    changed = orjson.loads(reordered[7])
+    changed["title"] += " (new colour)"
+    reordered[7] = orjson.dumps(changed)
+    path.write_bytes(b"\n".join(reordered) + b"\n")
+    fifth = sweep(store, make_opts(path))
+    assert (fifth["scanned"], fifth["unchanged"], parsed) == (1, 119, [8])
