@@ -269,7 +269,7 @@ class Store:
                "WHERE raw_digest IN ({in})")
         with self.reader.connect() as conn:
             for i in range(0, len(digests), 500):
-                out.update((row[0], tuple(row[1:])) for row in in_list(conn, sql, digests[i:i + 500]))
+                out.update((row[0], tuple(row[1:])) for row in in_list(conn, sql, digests[i:i + 500]).all())
         return out
 
     def update_scan_keys(self, scan_keys: dict[str, str]) -> None:

@@ -16,10 +16,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('listings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('raw_digest', sa.String(length=32), nullable=True))
-        batch_op.create_index(batch_op.f('ix_listings_raw_digest'), ['raw_digest'], unique=False)
+        # covering Store.raw_state's columns
+        batch_op.create_index('ix_listings_raw_digest', ['raw_digest', 'listing_id', 'merchant_id', 'fingerprint',
+                                                         'scan_key', 'decision'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('listings', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_listings_raw_digest'))
+        batch_op.drop_index('ix_listings_raw_digest')
         batch_op.drop_column('raw_digest')
