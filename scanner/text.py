@@ -63,6 +63,7 @@ _PIPE_SPLIT = re.compile(r"\|(?<=[^\W_]\|)[^\W_]{1,3}\|[^\W_]")  # "|" first: a 
 # A split term: fragments (runs of letters or digits) joined by one to three separators.
 _SPLIT = re.compile(rf"[^\W_]+(?:{_SPLIT_CLASS}{{1,3}}[^\W_]+)+")
 _FRAGMENT = re.compile(r"[^\W_]+")
+_SPLIT_CLASS_RE = re.compile(_SPLIT_CLASS)
 # The split-term rule (split_fragments): at least MIN_FRAGMENTS fragments, at most one of them longer
 # than SHORT_FRAGMENT characters, at least MIN_SPLIT_LETTERS characters in all.
 MIN_FRAGMENTS = 3
@@ -162,12 +163,22 @@ def fold_char(char: str) -> str:
     return folded
 
 
+_GREEK_SYMBOLS = ("\u03d0", "\u03ff")   # Greek and Coptic: the symbol forms after the letters
+
+
 def _fold_uncached(char: str) -> str:
     """What one original character becomes in normalised text (possibly '' or several chars)."""
     if char in INVISIBLE or unicodedata.category(char) == "Cf":
         return ""
+    compat, lower = unicodedata.normalize("NFKC", char), char.casefold()
+    if _GREEK_SYMBOLS[0] <= char <= _GREEK_SYMBOLS[1] and compat != char and len(compat) == 1:
+        looks_like = _confusable_fold().get(lower)
+        if looks_like and _confusable_fold().get(compat.casefold()) != looks_like:
+            # NFKC makes Greek symbol forms other letters: the lunate sigma "Ϲ", a "C" to the eye,
+            # becomes "σ" and the upsilon with hook "ϒ", a "Y", "υ"; they are kept for look-alike folding
+            return lower
     out = []
-    for c in unicodedata.normalize("NFKC", char):
+    for c in compat:
         c = c.casefold()
         for d in unicodedata.normalize("NFD", c):
             if unicodedata.combining(d) and out and ord(out[-1][-1]) < _LATIN_GREEK_CYRILLIC:
@@ -530,7 +541,19 @@ def split_fragments(text: str, start: int, end: int) -> int:
     if (len(fragments) < MIN_FRAGMENTS or sum(len(f) > SHORT_FRAGMENT for f in fragments) > 1
             or sum(map(len, fragments)) < MIN_SPLIT_LETTERS or fragments[0].isdigit() or fragments[-1].isdigit()):
         return 0
+    if _spaced_on(text, start, -1) or _spaced_on(text, end, 1):
+        return 0    # letters of a longer spaced-out word ("H A N C E R" in "E N H A N C E R")
     return len(fragments)
+
+
+def _spaced_on(text: str, edge: int, step: int) -> bool:
+    """Whether one letter, set off by one separator, adjoins the edge of a split reading on the
+    side `step` points to: the reading is then inside a longer word whose letters are spaced out
+    (two or more separators, or a longer fragment, end a spaced-out word)."""
+    sep, letter, beyond = (edge - 1, edge - 2, edge - 3) if step < 0 else (edge, edge + 1, edge + 2)
+    inside = lambda i: 0 <= i < len(text)
+    return (inside(letter) and _SPLIT_CLASS_RE.fullmatch(text[sep]) is not None and text[letter].isalpha()
+            and not (inside(beyond) and text[beyond].isalnum()))
 
 
 def word_count(term: str) -> int:

@@ -141,6 +141,12 @@ def test_split_fragments_reads_split_terms_only():
     for text, start, end in [("women's a-line", 6, 14), ("oka-ma-gra", 1, 10), ("ka-ma-gran", 0, 9),
                              ("e-li-quid", 2, 9), ("sil-den-afil", 4, 12)]:  # (or part of a longer cut)
         assert split_fragments(text, start, end) == 0, text[start:end]   # not whole fragments
+    # letters of a longer spaced-out word are no split term; a word break (two separators, or a
+    # longer fragment) ends a spaced-out word
+    for text, start, end, fragments in [("E N H A N C E R", 4, 15, 0), ("S I L D E N A F I L S", 0, 19, 0),
+                                        ("S E X  E N H A N C E R", 7, 22, 8), ("buy S I L D E N A F I L", 4, 23, 10),
+                                        ("N O W  S I L D E N A F I L  T A B S", 7, 26, 10)]:
+        assert split_fragments(text, start, end) == fragments, text[start:end]
 
 
 def test_skeleton_keeps_length_and_folds_leetspeak():
@@ -181,6 +187,14 @@ def test_words_with_non_ascii_are_the_lookalike_words(value):
 def test_homoglyphs_fold_across_lookalike_symbols():
     assert normalise("v\u2223agra").text == "vlagra"   # "∣" is a look-alike of l
     assert normalise("Нож-бабочка 定制logo").text == "нож-бабочка 定制logo"
+
+
+def test_greek_symbol_forms_fold_to_the_latin_letter_they_look_like():
+    # NFKC would make the lunate sigma a "σ" (an "o" look-alike) and the upsilon with hook a "υ"
+    for word, folded in (("\u03f9ialis", "cialis"), ("\u03f2ialis", "cialis"), ("pla\u03d2station", "playstation")):
+        doc = normalise(f"buy {word} now")
+        assert doc.text == f"buy {folded} now"
+        assert doc.quote(4, 4 + len(folded))[2] == word
 
 
 @settings(max_examples=500, deadline=None)
