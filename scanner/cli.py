@@ -14,6 +14,7 @@ import orjson
 
 from scanner.io import read_certificates, read_parsed
 from scanner.listing import RecordError, parse_listing
+from scanner.ml.runtime import ModelError
 from scanner.rulesets import RulesetError
 
 # Modules that add subcommands with `register(subparsers)`; a missing one is skipped.
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     try:
         return args.func(args)
-    except RulesetError as exc:
+    except (RulesetError, ModelError) as exc:   # unusable rulesets or models: named, no traceback
         print(f"scanner: {exc}", file=sys.stderr)
         return 2
 

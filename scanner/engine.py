@@ -271,6 +271,16 @@ def _as_date(value: dt.date | str | None) -> dt.date:
     return dt.date.fromisoformat(value)
 
 
+def model_version(models_dir: str | Path | None) -> str:
+    """Scanner.load(..., models_dir).model_version, without loading the models (their files are
+    checked against the manifest)."""
+    try:
+        from scanner.ml.runtime import active_version
+    except ImportError:
+        return "none"
+    return active_version(Path(models_dir) if models_dir else None) or "none"
+
+
 def _load_classifiers(models_dir: str | Path | None):
     try:
         from scanner.ml import load_classifiers

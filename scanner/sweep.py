@@ -21,9 +21,11 @@ from typing import Any
 
 import orjson
 
+from scanner.engine import model_version
 from scanner.gc_tuning import relax_gc
 from scanner.io import parse_json_line
 from scanner.listing import RecordError, parse_listing
+from scanner.rulesets import load_rulesets
 from scanner.store import Store, apply_exceptions, keys, open_store
 from scanner.store.record import Item
 from scanner.sweep_certs import flag_thresholds, import_certificates
@@ -138,23 +140,22 @@ def _source_id(source: str) -> str:
 
 class Sweep:
     def __init__(self, store: Store, opts: SweepOptions, log: Callable[[str], None] | None = None):
-        from scanner.engine import Scanner
-
+        # the coordinator needs the rulesets and the versions, not a Scanner: the workers build theirs
         self.store, self.opts = store, opts
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
-        self.live = Scanner.load(opts.rulesets, opts.models, store=store)
-        self.cand = Scanner.load(opts.shadow or opts.rulesets, opts.shadow_models or opts.models, store=store) \
-            if (opts.shadow or opts.shadow_models) else None
-        self.mode = "shadow" if self.cand is not None else "live"
-        rs = self.live.rulesets
-        self.groups = {k: set(v) for k, v in rs.markets.groups.items()}
-        store.flag_confidence_below = flag_thresholds(rs)
+        self.rulesets = load_rulesets(opts.rulesets)
+        self.live_version = (self.rulesets.version, model_version(opts.models))
+        self.cand_version = None
+        if opts.shadow or opts.shadow_models:
+            self.cand_version = (load_rulesets(opts.shadow).version if opts.shadow else self.rulesets.version,
+                                 model_version(opts.shadow_models or opts.models))
+        self.mode = "shadow" if self.cand_version is not None else "live"
+        self.groups = {k: set(v) for k, v in self.rulesets.markets.groups.items()}
+        store.flag_confidence_below = flag_thresholds(self.rulesets)
         relax_gc()
 
     def versions(self) -> tuple[tuple[str, str], tuple[str, str] | None]:
-        live = (self.live.ruleset_version, self.live.model_version)
-        cand = (self.cand.ruleset_version, self.cand.model_version) if self.cand is not None else None
-        return live, cand
+        return self.live_version, self.cand_version
 
     def _as_of(self, live, cand) -> dt.date:
         if self.opts.as_of is not None:
@@ -177,7 +178,7 @@ class Sweep:
         if resumed:
             self.log(f"sweep: resuming run {run_id}: {len(done)} chunks already committed")
         self.cert_digests = store.certificate_digests(as_of)
-        in_effect = keys.rules_in_effect(self.live.rulesets.rules.values(), as_of)
+        in_effect = keys.rules_in_effect(self.rulesets.rules.values(), as_of)
         self.version_key = (f"{live_v[0]}#{in_effect}#{store.fda_digest()}", live_v[1])
         self.exceptions = store.active_exceptions_all(as_of)
         self.exc_digests = {m: keys.set_digest(str(e.id) for e in es) for m, es in self.exceptions.items()}

@@ -77,7 +77,13 @@ def scanners(spec: Spec) -> tuple[Any, Any | None]:
 
 
 def init_worker(spec: Spec) -> None:
-    scanners(spec)
+    """Build the scanners before the first chunk comes. A failure is left to scan_chunk, which meets
+    it again and raises it where the coordinator reads it: a pool initializer's error would only
+    break the pool, its message lost."""
+    try:
+        scanners(spec)
+    except Exception:  # noqa: BLE001, S110 - raised again by the first scan_chunk
+        pass
 
 
 def _scan_all(scanner, listings, certs, as_of) -> list[Verdict | Exception]:

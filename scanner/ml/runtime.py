@@ -18,6 +18,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import skops.io as sio
@@ -72,11 +73,15 @@ def _schema_types(path: Path) -> set[str]:
     return found
 
 
-def load_pipeline(path: Path, expected_sha256: str | None = None) -> Pipeline:
+def _check_file(path: Path, expected_sha256: str | None) -> None:
     if not path.exists():
         raise ModelError(f"{path}: model file is missing")
     if expected_sha256 is not None and sha256(path) != expected_sha256:
         raise ModelError(f"{path}: SHA-256 does not match the manifest: the file was changed or damaged; refused")
+
+
+def load_pipeline(path: Path, expected_sha256: str | None = None) -> Pipeline:
+    _check_file(path, expected_sha256)
     try:
         untrusted = sorted(_schema_types(path) - set(TRUSTED_TYPES))
     except Exception as exc:  # noqa: BLE001 - a damaged archive raises zipfile, json or key errors
@@ -235,18 +240,38 @@ def _map_back(text: str, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarr
     return o[starts], e[np.maximum(ends - 1, 0)]
 
 
-def load_version(models_dir: Path, version: str | None = None) -> Classifiers:
-    vdir = version_dir(models_dir, version)
+def _manifest(vdir: Path, use) -> Any:
+    """use(manifest, {family: (file path, its SHA-256)}); a missing key is a ModelError."""
     manifest_path = vdir / "manifest.json"
     if not manifest_path.exists():
         raise ModelError(f"{manifest_path}: missing")
     manifest = json.loads(manifest_path.read_text())
     try:
-        pipelines = {fam: load_pipeline(vdir / manifest["files"][fam]["file"], manifest["files"][fam]["sha256"])
-                     for fam in manifest["families"]}
+        files = {fam: (vdir / manifest["files"][fam]["file"], manifest["files"][fam]["sha256"])
+                 for fam in manifest["families"]}
+        return use(manifest, files)
     except (KeyError, TypeError) as exc:
         raise ModelError(f"{manifest_path}: incomplete manifest (missing {exc})") from None
-    return Classifiers(manifest["version"], pipelines, manifest)
+
+
+def load_version(models_dir: Path, version: str | None = None) -> Classifiers:
+    return _manifest(version_dir(models_dir, version), lambda manifest, files: Classifiers(
+        manifest["version"], {fam: load_pipeline(path, digest) for fam, (path, digest) in files.items()}, manifest))
+
+
+def active_version(models_dir: Path | None = None) -> str | None:
+    """The version load_classifiers(models_dir) loads (None: no models), its files checked against
+    the manifest's digests, without loading them: for a sweep's coordinator, which only needs the
+    version to know what is unchanged (its workers load the models)."""
+    models_dir = Path(models_dir) if models_dir is not None else DEFAULT_DIR
+    if not (models_dir / CURRENT).exists():
+        return None
+
+    def check(manifest, files):
+        for path, digest in files.values():
+            _check_file(path, digest)
+        return manifest["version"]
+    return _manifest(version_dir(models_dir), check)
 
 
 def load_classifiers(models_dir: Path | None = None, version: str | None = None) -> Classifiers | None:

@@ -8,8 +8,9 @@ import skops.io as sio
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from scanner.engine import model_version
 from scanner.ml import ModelError, listing_text, load_classifiers
-from scanner.ml.runtime import load_pipeline
+from scanner.ml.runtime import active_version, load_pipeline
 
 
 def test_load_and_predict_equals_the_pipelines(tiny_models):
@@ -29,6 +30,20 @@ def test_load_and_predict_equals_the_pipelines(tiny_models):
 
 def test_no_models_gives_none(tmp_path):
     assert load_classifiers(tmp_path) is None
+    assert active_version(tmp_path) is None and model_version(tmp_path) == "none"
+
+
+def test_active_version_is_the_loaded_version_and_checks_the_files(tiny_models, tmp_path):
+    models, version = tiny_models
+    assert active_version(models) == load_classifiers(models).version == version == model_version(models)
+    copy = tmp_path / "models"
+    shutil.copytree(models, copy)
+    (copy / "versions" / version / "sexual_health.skops").write_bytes(b"changed")
+    with pytest.raises(ModelError, match="sexual_health.skops: SHA-256 does not match"):
+        active_version(copy)
+    (copy / "versions" / version / "sexual_health.skops").unlink()
+    with pytest.raises(ModelError, match="sexual_health.skops: model file is missing"):
+        active_version(copy)
 
 
 def test_tampered_file_is_refused(tiny_models, tmp_path):

@@ -141,3 +141,42 @@ def test_certificate_change_rescans_medical_listings(store, tmp_path, live_scann
     assert import_certificates(store, str(cert_file), as_of=as_of, rulesets=o.rulesets,
                                models=o.models)["merchants_changed"] == []
 
+
+
+def test_unusable_models_stop_the_sweep_naming_the_file(store, tmp_path, snapshot, rulesets, make_opts, capsys):
+    """The coordinator checks the model files against their manifest without loading them; what only
+    loading finds (a type outside the trusted list) stops the sweep from the worker, with its message."""
+    import hashlib
+    import json
+
+    import skops.io as sio
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from scanner.cli import main
+    from scanner.ml import ModelError
+
+    if not (snapshot / "models").is_dir():
+        pytest.skip("no committed models")
+    models = tmp_path / "models"
+    shutil.copytree(snapshot / "models", models)
+    vdir = models / "versions" / json.loads((models / "current.json").read_text())["version"]
+    path = write_jsonl(tmp_path / "cat.jsonl", 20, rulesets=rulesets)
+
+    target = vdir / "e_cigarette.skops"
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="e_cigarette.skops: SHA-256 does not match"):
+        sweep(store, make_opts(path, models=str(models)))
+    assert main(["sweep", str(path), "--database", store.url, "--models", str(models), "--workers", "0",
+                 "--as-of", "2022-02-01"]) == 2
+    assert "e_cigarette.skops: SHA-256 does not match" in capsys.readouterr().err
+
+    sio.dump(Pipeline([("f", FunctionTransformer(json.loads))]), target)   # hash made to match
+    manifest = json.loads((vdir / "manifest.json").read_text())
+    manifest["files"]["e_cigarette"]["sha256"] = hashlib.sha256(target.read_bytes()).hexdigest()
+    (vdir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="trusted list"):
+        sweep(store, make_opts(path, models=str(models), workers=1))      # found in the pool's worker
+    assert store.counts()["verdicts"] == 0
