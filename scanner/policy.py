@@ -135,7 +135,9 @@ def rule_hit(rule: Rule, family: Family, ls: ListingSignals) -> Hit | None:
 
 
 def _evidence(contributing: list[Signal], signals: list[Signal]) -> list[Evidence]:
-    """Every span of the contributing groups and patterns, each once, in reading order."""
+    """Every span of the contributing groups and patterns, each once, in reading order; a piece
+    of a word inside a longer span is left out ("dalafil" within "Tadalafil", not "crossbow"
+    within "Compound crossbow")."""
     groups = {(s.detector == "pattern", s.group) for s in contributing}
     seen, out = set(), []
     for s in [*contributing, *signals]:
@@ -145,7 +147,22 @@ def _evidence(contributing: list[Signal], signals: list[Signal]) -> list[Evidenc
         if key not in seen:
             seen.add(key)
             out.append(s.evidence())
-    return out
+    return [e for e in out if not any(_piece_of_word(e, o) for o in out)]
+
+
+def _piece_of_word(inner: Evidence, outer: Evidence) -> bool:
+    """Whether `inner` lies inside `outer` and starts or ends within one of its words."""
+    if inner.field != outer.field or not (outer.start <= inner.start and inner.end <= outer.end) \
+            or outer.end - outer.start == inner.end - inner.start:
+        return False
+    before, after = inner.start - outer.start - 1, inner.end - outer.start
+    return (before >= 0 and _word_char(outer.text[before])) or (after < len(outer.text) and _word_char(outer.text[after]))
+
+
+def _word_char(c: str) -> bool:
+    """A letter or digit of a script that spaces its words (Latin, Greek, Cyrillic): in Chinese,
+    Japanese or Thai a term inside a longer one is a word of its own ("烟油" in "电子烟油")."""
+    return c.isalnum() and c < "\u0530"
 
 
 def _ml_findings(ls: ListingSignals, rulesets: Rulesets, hits: dict[str, Hit]) -> list[Finding]:

@@ -323,3 +323,15 @@ def test_ordinary_attribute_names_pass(scanner):
     data = listing("Cotton crew-neck T-shirt", attributes={"Material": "100% cotton", "Size": "M",
                                                             "Blade Length": "n/a", "Nicotine free": "yes"})
     assert scanner.scan(data, as_of=AS_OF).decision == "pass"
+
+
+def test_pieces_of_a_word_inside_longer_evidence_are_left_out(scanner):
+    tada = scanner.scan(listing("Tadalafil 20mg tablets"), as_of=AS_OF)
+    texts = [e.text for f in tada.findings for e in f.evidence]
+    assert "Tadalafil" in texts and not any(t in texts for t in ("dalafil", "adalafil", "alafil"))
+    bow = scanner.scan(listing("Compound crossbow 175 lbs"), as_of=AS_OF)
+    texts = [e.text for f in bow.findings for e in f.evidence]
+    assert "crossbow" in texts or "Compound crossbow" in texts
+    liquid = scanner.scan(listing("电子烟油 多口味 30ml"), as_of=AS_OF)   # no spaces: a term in a term stays
+    texts = [e.text for f in liquid.findings for e in f.evidence]
+    assert "电子烟油" in texts and "烟油" in texts
