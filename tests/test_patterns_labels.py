@@ -138,3 +138,25 @@ def test_a_chinese_tip_angle_and_a_saw_back_are_read(scanner):
     assert decision("户外直刀 刃长20厘米 刀尖角度70度") == "pass"             # 200 mm, tip of 60° or more
     assert decision("Survival knife, 250mm blade, clip point", "Full tang with saw back.") == "block"
     assert decision("Folding saw, 250mm blade, for pruning") == "pass"
+
+
+@pytest.mark.parametrize("text, expected", [
+    # whole numbers with fractions, as US sellers write inches
+    ("Blade: 6-1/4\" clip point", [(159, "6-1/4\"")]),
+    ("blade length 6 1/8 in", [(156, "6 1/8 in")]),
+    ("Blade 5 7/8 in, satin finish", [(149, "5 7/8 in")]),      # not "7/8 in" read as 7 inches
+    ("blade 3/4 in thick", [(19, "3/4 in")]),
+    ("Blade length 8 ½ inch", [(216, "8 ½ inch")]),             # NFKC reads "½" as "1⁄2"
+    ("<table><tr><td>Blade Length</td><td>6-1/4\"</td></tr></table>", [(159, "6-1/4\"")]),
+])
+def test_blade_lengths_with_fractions(scanner, text, expected):
+    assert blade_lengths(scanner, text, html=text.startswith("<")) == expected
+
+
+@pytest.mark.parametrize("text, puffs", [("Disposable vape 5K puffs", 5000), ("DISPO 10k PUFFS mesh coil", 10000),
+                                         ("disposable pod 12000 puffs", 12000), ("disposable 6 k puff", 6000)])
+def test_puff_counts_in_thousands(scanner, text, puffs):
+    doc = normalise(text)
+    found = [m for m in scanner.patterns.find(doc, {"e_cigarette"}) if m.name == "puff_count"]
+    assert [m.value for m in found] == [puffs]
+    assert all(text[m.start:m.end] == m.text for m in found)

@@ -87,6 +87,45 @@ def _number(text: str) -> float | None:
     return float(m.group().replace(",", ".")) if m else None
 
 
+_FRACTION = re.compile(r"(\d{1,3})[/\u2044](\d{1,3})")   # "1/4", and "1⁄2" (NFKC's "½")
+_WHOLE = re.compile(r"\d{1,3}")
+
+
+def _fraction(text: str) -> float | None:
+    m = _FRACTION.fullmatch(text)
+    return int(m[1]) / int(m[2]) if m and int(m[2]) else None
+
+
+def _whole_before(sdoc, s: int) -> int:
+    """The token a quantity starts at when the number at token s is a fraction after a whole
+    number ("6 1/8 in", "6-1/4\""), else s."""
+    if _fraction(sdoc[s].text) is None:
+        return s
+    if s >= 1 and _WHOLE.fullmatch(sdoc[s - 1].text):
+        return s - 1
+    if s >= 2 and sdoc[s - 1].text == "-" and _WHOLE.fullmatch(sdoc[s - 2].text):
+        return s - 2
+    return s
+
+
+def _leading_number(span) -> tuple[float | None, int]:
+    """The number a quantity's tokens start with ("5", "5.5", "3/4", "6 1/8", "6-1/4") and how
+    many tokens it takes; "k" after a number or fused to it multiplies it by 1,000 ("10k puffs")."""
+    first = span[0].text
+    frac = _fraction(first)
+    if frac is not None:
+        return frac, 1
+    k = 2 if len(span) > 2 and span[1].text == "-" else 1
+    if len(span) > k and _WHOLE.fullmatch(first) and (frac := _fraction(span[k].text)) is not None:
+        return int(first) + frac, k + 1
+    number = _number(first)
+    if number is not None and first[-1:].lower() == "k":
+        return number * 1000, 1
+    if number is not None and len(span) > 2 and span[1].lower_ == "k":
+        return number * 1000, 2
+    return number, 1
+
+
 class PatternIndex:
     def __init__(self, rulesets: Rulesets):
         self.nlp = spacy.blank("en")
@@ -102,14 +141,22 @@ class PatternIndex:
                 matcher = self.matchers.setdefault(family.family, Matcher(self.nlp.vocab))
                 units = [normalise_term(u) for u in d.units]
                 if d.kind in ("quantity", "count"):
+                    # "9 inch", "9inch", "9-inch"; counts in thousands: "10k puffs", "10 k puffs"
+                    thousands = r"\s*k?" if d.kind == "count" else ""
                     after_number.setdefault(family.family, set()).update(
-                        r"\s*-?\s*" + re.escape(u) for u in units)   # "9 inch", "9inch", "9-inch"
+                        thousands + r"\s*-?\s*" + re.escape(u) for u in units)
                     fused = "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True))
-                    matcher.add(name, [
+                    patterns = [
                         [{"LIKE_NUM": True}, {"LOWER": {"IN": units}}],
                         [{"LIKE_NUM": True}, {"ORTH": "-"}, {"LOWER": {"IN": units}}],
                         [{"LOWER": {"REGEX": rf"^{_NUMBER}(?:{fused})$"}}],
-                    ])
+                    ]
+                    if d.kind == "count":
+                        patterns += [[{"LOWER": {"REGEX": rf"^{_NUMBER}k$"}}, {"LOWER": {"IN": units}}],
+                                     [{"LIKE_NUM": True}, {"LOWER": "k"}, {"LOWER": {"IN": units}}]]
+                    else:   # a fraction spaCy does not take for a number ("1⁄2", from "½")
+                        patterns += [[{"TEXT": {"REGEX": _FRACTION.pattern}}, {"LOWER": {"IN": units}}]]
+                    matcher.add(name, patterns)
                 else:
                     after_number.setdefault(family.family, set()).update([r"\s*%", r"/\d", r"%?[a-z]{0,2}/"])
                     matcher.add(name, [
@@ -136,10 +183,10 @@ class PatternIndex:
         d = self.definitions[name]
         if d.kind == "ratio":
             return _number(span[0].text)
-        number = _number(span[0].text)
+        number, taken = _leading_number(span)
         if number is None:
             return None
-        unit = span[-1].lower_ if len(span) > 1 else re.sub(rf"^{_NUMBER}", "", span[0].lower_)
+        unit = span[-1].lower_ if len(span) > taken else re.sub(rf"^{_NUMBER}", "", span[0].lower_)
         factor = self._units[name].get(unit)
         return None if factor is None else number * factor
 
@@ -262,6 +309,8 @@ class PatternIndex:
         for match_id, s, e in found:
             name = self.nlp.vocab.strings[match_id]
             d = self.definitions[name]
+            if d.kind == "quantity":
+                s = _whole_before(sdoc, s)
             keyed = self._keyed(name, field_key)
             label = self._label(sdoc, s, e, name, segment, ends[match_id], keyed)
             if label == "exclude":
