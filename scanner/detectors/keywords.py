@@ -20,6 +20,7 @@ import ahocorasick
 
 from scanner.rulesets import Rulesets, Terms
 from scanner.text import (
+    MIN_SPLIT_LETTERS,
     TEXT_SEPARATOR,
     Doc,
     leet_reading,
@@ -134,7 +135,11 @@ class KeywordIndex:
                              for key, refs in spellings for ref in refs)
             word_end = all(ref.boundary == "word" or ref.boundary == "edges" and _word_char(key[-1])
                            for key, refs in spellings for ref in refs)
-            automaton.add_word(_Utf8.encode(skel) if utf8 else skel, (len(skel), tuple(spellings), word_start, word_end))
+            # a find with separators inside reads only as a spelling written with them ("d/a",
+            # "e-liquid") or as a term split up, which takes MIN_SPLIT_LETTERS letters or more
+            splits = len(skel) >= MIN_SPLIT_LETTERS or any(strip_separators(key) != key for key, _ in spellings)
+            automaton.add_word(_Utf8.encode(skel) if utf8 else skel,
+                               (len(skel), tuple(spellings), word_start, word_end, splits))
         automaton.make_automaton()
         return _Utf8(automaton) if utf8 else automaton
 
@@ -160,14 +165,17 @@ class KeywordIndex:
     def _scan_with(automaton, view: str, text: str, hits: list[tuple]) -> list[tuple]:
         """The automaton's finds in `view` that `text` really says, appended to `hits` (a list,
         not a generator: this runs a dozen times a listing and resuming generators costs)."""
-        for end, (length, spellings, word_start, word_end) in automaton.iter(view, ignore_white_space=True):
+        for end, (length, spellings, word_start, word_end, splits) in automaton.iter(view, ignore_white_space=True):
             start = end - length + 1
             end += 1
             if start < 0 or view.find(" ", start, end) != -1:  # the letters have separators between them
-                hits += _split_hits(view, text, end, length, spellings, word_start, word_end)
+                if splits:
+                    hits += _split_hits(view, text, end, length, spellings, word_start, word_end)
                 continue
             if word_start and start and text[start - 1].isalnum():
                 continue
+            if word_end and _word_char(after := text[end:end + 1]) and (after != "s" or _word_char(text[end + 1:end + 2])):
+                continue  # ends inside a word ("car" in "card", "bra" in "brand"); a plural "s" may follow
             written = text[start:end]
             for key, refs in spellings:
                 if written == key:
