@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from scanner.detectors.base import Hit, Signal
 from scanner.listing import DECISION_ORDER, Evidence, Finding, Verdict
 from scanner.rulesets import Family, Markets, Measurement, Rule, Rulesets
+from scanner.text import word_char
 
 _GRADE_ORDER = {"A": 2, "B": 1, None: 0}
 _DETECTOR_ORDER = {"keyword": 0, "pattern": 1, "lookup": 2, "certificate": 3, "fuzzy": 4, "ml": 5}
@@ -156,13 +157,8 @@ def _piece_of_word(inner: Evidence, outer: Evidence) -> bool:
             or outer.end - outer.start == inner.end - inner.start:
         return False
     before, after = inner.start - outer.start - 1, inner.end - outer.start
-    return (before >= 0 and _word_char(outer.text[before])) or (after < len(outer.text) and _word_char(outer.text[after]))
-
-
-def _word_char(c: str) -> bool:
-    """A letter or digit of a script that spaces its words (Latin, Greek, Cyrillic): in Chinese,
-    Japanese or Thai a term inside a longer one is a word of its own ("烟油" in "电子烟油")."""
-    return c.isalnum() and c < "\u0530"
+    # in Chinese or Japanese a term inside a longer one is a word of its own ("烟油" in "电子烟油")
+    return (before >= 0 and word_char(outer.text[before])) or (after < len(outer.text) and word_char(outer.text[after]))
 
 
 def _ml_findings(ls: ListingSignals, rulesets: Rulesets, hits: dict[str, Hit]) -> list[Finding]:

@@ -556,6 +556,12 @@ def _spaced_on(text: str, edge: int, step: int) -> bool:
             and not (inside(beyond) and text[beyond].isalnum()))
 
 
+def word_char(c: str) -> bool:
+    """A letter or digit that a word boundary is checked against: CJK and kana are written
+    without spaces between words and need none."""
+    return c.isalnum() and ord(c) < 0x2E80
+
+
 def word_count(term: str) -> int:
     """The fragments (runs of letters or digits) of a normalised term: "vape juice" has two."""
     return len(_FRAGMENT.findall(term))

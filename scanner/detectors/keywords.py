@@ -30,6 +30,7 @@ from scanner.text import (
     skeleton,
     split_fragments,
     strip_separators,
+    word_char,
     word_count,
 )
 
@@ -131,9 +132,9 @@ class KeywordIndex:
         for skel, spellings in by_skeleton.items():
             # most candidates are short terms inside longer words ("cat" in "category"): when every
             # reading needs a word start, one look at the preceding character rules them out
-            word_start = all(ref.boundary in ("word", "prefix") or ref.boundary == "edges" and _word_char(key[0])
+            word_start = all(ref.boundary in ("word", "prefix") or ref.boundary == "edges" and word_char(key[0])
                              for key, refs in spellings for ref in refs)
-            word_end = all(ref.boundary == "word" or ref.boundary == "edges" and _word_char(key[-1])
+            word_end = all(ref.boundary == "word" or ref.boundary == "edges" and word_char(key[-1])
                            for key, refs in spellings for ref in refs)
             # a find with separators inside reads only as a spelling written with them ("d/a",
             # "e-liquid") or as a term split up, which takes MIN_SPLIT_LETTERS letters or more
@@ -174,7 +175,7 @@ class KeywordIndex:
                 continue
             if word_start and start and text[start - 1].isalnum():
                 continue
-            if word_end and _word_char(after := text[end:end + 1]) and (after != "s" or _word_char(text[end + 1:end + 2])):
+            if word_end and word_char(after := text[end:end + 1]) and (after != "s" or word_char(text[end + 1:end + 2])):
                 continue  # ends inside a word ("car" in "card", "bra" in "brand"); a plural "s" may follow
             written = text[start:end]
             for key, refs in spellings:
@@ -286,7 +287,7 @@ def _bounded(text: str, start: int, end: int, key: str, refs: tuple[TermRef, ...
         if ref.boundary == "none":
             hits.append((start, end, ref, obfuscated))
         elif ref.boundary == "edges":
-            if not (_word_char(key[0]) and _word_char(before) or _word_char(key[-1]) and _word_char(after)):
+            if not (word_char(key[0]) and word_char(before) or word_char(key[-1]) and word_char(after)):
                 hits.append((start, end, ref, obfuscated))
         elif before.isalnum():
             continue
@@ -302,7 +303,7 @@ def _split_hits(view: str, text: str, end: int, length: int, spellings, word_sta
     a spelling written with those separators ("e-liquid", "vape juice"), or a term split up
     ("sil-de-na-fil"), which must start and end with whole fragments and read as a split term."""
     after = text[end:end + 1]
-    if word_end and _word_char(after) and (after != "s" or _word_char(text[end + 1:end + 2])):
+    if word_end and word_char(after) and (after != "s" or word_char(text[end + 1:end + 2])):
         return []  # ends inside a word (most finds across words, like "cigar" in "magic garden")
     start = end - length
     while True:  # back over the skipped spaces to the first letter
@@ -333,7 +334,3 @@ def _split_hits(view: str, text: str, end: int, length: int, spellings, word_sta
 @functools.cache
 def _words(term: str) -> int:
     return word_count(normalise_term(term))
-
-
-def _word_char(c: str) -> bool:
-    return c.isalnum() and ord(c) < 0x2E80  # CJK and kana need no word boundary
