@@ -236,7 +236,7 @@ class Sweep:
         quarantine: list[tuple[int, str]] = []
         todo: list[tuple[int, bytes, str, str]] = []
         candidates = []
-        raws: dict[int, str] = {}    # line -> keys.raw_digest of its bytes (JSONL)
+        raws: dict[int, str] = {}    # line -> keys.raw_digest of its bytes (JSONL, live runs: shadow runs write nothing)
         touched: list[str] = []
         unchanged: Counter = Counter()   # by current decision; counted once per chunk below
         n_records = len(records)
@@ -244,8 +244,7 @@ class Sweep:
             records = self._skip_identical_lines(records, raws, touched, unchanged)
         for line, rec in records:
             if isinstance(rec, bytes):
-                raws.setdefault(line, keys.raw_digest(rec))
-                rec = parse_json_line(line, rec)
+                rec = parse_json_line(line, rec)    # (a live run has its digest in `raws` already)
             if not isinstance(rec, RecordError) and not _has_ids(rec):
                 try:
                     parse_listing(rec, line)    # names the field that is wrong
