@@ -18,7 +18,6 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import skops.io as sio
@@ -240,8 +239,8 @@ def _map_back(text: str, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarr
     return o[starts], e[np.maximum(ends - 1, 0)]
 
 
-def _manifest(vdir: Path, use) -> Any:
-    """use(manifest, {family: (file path, its SHA-256)}); a missing key is a ModelError."""
+def _manifest(vdir: Path) -> tuple[str, dict[str, tuple[Path, str]], dict]:
+    """(version, {family: (model file, its SHA-256)}, the manifest) of a version directory."""
     manifest_path = vdir / "manifest.json"
     if not manifest_path.exists():
         raise ModelError(f"{manifest_path}: missing")
@@ -249,14 +248,14 @@ def _manifest(vdir: Path, use) -> Any:
     try:
         files = {fam: (vdir / manifest["files"][fam]["file"], manifest["files"][fam]["sha256"])
                  for fam in manifest["families"]}
-        return use(manifest, files)
+        return manifest["version"], files, manifest
     except (KeyError, TypeError) as exc:
         raise ModelError(f"{manifest_path}: incomplete manifest (missing {exc})") from None
 
 
 def load_version(models_dir: Path, version: str | None = None) -> Classifiers:
-    return _manifest(version_dir(models_dir, version), lambda manifest, files: Classifiers(
-        manifest["version"], {fam: load_pipeline(path, digest) for fam, (path, digest) in files.items()}, manifest))
+    version, files, manifest = _manifest(version_dir(models_dir, version))
+    return Classifiers(version, {fam: load_pipeline(path, digest) for fam, (path, digest) in files.items()}, manifest)
 
 
 def active_version(models_dir: Path | None = None) -> str | None:
@@ -266,12 +265,10 @@ def active_version(models_dir: Path | None = None) -> str | None:
     models_dir = Path(models_dir) if models_dir is not None else DEFAULT_DIR
     if not (models_dir / CURRENT).exists():
         return None
-
-    def check(manifest, files):
-        for path, digest in files.values():
-            _check_file(path, digest)
-        return manifest["version"]
-    return _manifest(version_dir(models_dir), check)
+    version, files, _ = _manifest(version_dir(models_dir))
+    for path, digest in files.values():
+        _check_file(path, digest)
+    return version
 
 
 def load_classifiers(models_dir: Path | None = None, version: str | None = None) -> Classifiers | None:
