@@ -35,6 +35,7 @@ class Scanner:
         self.medical = medical
         self.classifiers = classifiers
         self._groups = {(r.id, g.name): g for r in rulesets.rules.values() for g in r.terms}
+        self._denials = rulesets.attributes.denial_values
         # patterns (spaCy) run only for a listing in which a rule that reads them has evidence
         self._pattern_triggers = {r.id: set(r.pattern_triggers) for r in rulesets.rules.values() if r.patterns}
 
@@ -110,13 +111,18 @@ class Scanner:
         return verdict(listing.listing_id, listing.target_markets, signals, self.rulesets, as_of,
                        self.model_version, excepted)
 
-    @staticmethod
-    def documents(listing: Listing) -> list[tuple[str, Doc]]:
-        """Every text field of the listing, normalised, by field path."""
+    def documents(self, listing: Listing) -> list[tuple[str, Doc]]:
+        """Every text field of the listing, normalised, by field path. An attribute's name is
+        left out when its value denies it ("Wrist Brace": "No")."""
         fields = listing.text_fields()
         if listing.category:
             fields = (*fields, ("category", listing.category))
-        return [(name, normalise(value, html=name == "description")) for name, value in fields]
+        docs = [(name, normalise(value, html=name == "description")) for name, value in fields]
+        if listing.attributes and self._denials:
+            # text_fields puts each attribute's name just before its value
+            docs = [d for k, d in enumerate(docs) if not (
+                d[0].startswith(ATTRIBUTE_NAMES) and docs[k + 1][1].text.strip() in self._denials)]
+        return docs
 
     def signals(self, listing: Listing, docs: list[tuple[str, Doc]] | None = None,
                 extra: list | None = None, terms=None) -> ListingSignals:

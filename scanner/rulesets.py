@@ -6,6 +6,7 @@ the rule and the field: the scanner never starts on a half-valid policy.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import importlib
 from pathlib import Path
@@ -265,12 +266,27 @@ class Markets(_Strict):
         return set(found)
 
 
+class AttributeReading(_Strict):
+    """How attribute values are read (attributes.yaml)."""
+
+    version: str
+    # a value that is only one of these denies its name ("Wrist Brace": "No"): the name is not evidence
+    denials: Terms = Terms()
+
+    @functools.cached_property
+    def denial_values(self) -> frozenset[str]:
+        from scanner.text import normalise_term
+        return frozenset(normalise_term(t) for _, t in self.denials.by_language())
+
+
 class Rulesets:
     """All families, the market groups, and the combined version."""
 
-    def __init__(self, families: dict[str, Family], markets: Markets, version: str, directory: Path):
+    def __init__(self, families: dict[str, Family], markets: Markets, version: str, directory: Path,
+                 attributes: AttributeReading | None = None):
         self.families = families
         self.markets = markets
+        self.attributes = attributes or AttributeReading(version="none")
         self.version = version
         self.directory = directory
         self.rules: dict[str, Rule] = {r.id: r for f in families.values() for r in f.rules}
@@ -338,11 +354,18 @@ def load_rulesets(directory: Path | str | None = None) -> Rulesets:
         markets = Markets.model_validate(_read_yaml(markets_path))
     except ValidationError as exc:
         raise RulesetError(_describe(markets_path, {}, exc)) from None
+    attributes = None
+    attributes_path = directory / "attributes.yaml"
+    if attributes_path.exists():   # optional: without it every attribute name is searched
+        try:
+            attributes = AttributeReading.model_validate(_read_yaml(attributes_path))
+        except ValidationError as exc:
+            raise RulesetError(_describe(attributes_path, {}, exc)) from None
     families: dict[str, Family] = {}
     digest = hashlib.sha256()
     for path in sorted(directory.glob("*.yaml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        if path.name == "markets.yaml":
+        if path.name in ("markets.yaml", "attributes.yaml"):
             continue
         family = _load_family(path)
         if family.family in families:
@@ -351,4 +374,4 @@ def load_rulesets(directory: Path | str | None = None) -> Rulesets:
     if not families:
         raise RulesetError(f"no rulesets found in {directory}")
     version = f"{markets.version}+{digest.hexdigest()[:10]}"
-    return Rulesets(families, markets, version, directory)
+    return Rulesets(families, markets, version, directory, attributes)

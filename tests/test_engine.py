@@ -1,4 +1,5 @@
 import datetime as dt
+import shutil
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -323,6 +324,28 @@ def test_ordinary_attribute_names_pass(scanner):
     data = listing("Cotton crew-neck T-shirt", attributes={"Material": "100% cotton", "Size": "M",
                                                             "Blade Length": "n/a", "Nicotine free": "yes"})
     assert scanner.scan(data, as_of=AS_OF).decision == "pass"
+
+
+@pytest.mark.parametrize("value, decision", [("No", "pass"), (" NONE ", "pass"), ("无", "pass"),
+                                             ("Nein", "pass"), ("Yes, foldable", "block"), ("detachable", "block")])
+def test_a_value_that_denies_its_attribute_name_voids_the_name(scanner, value, decision):
+    data = listing("Hunting slingshot, stainless steel frame", attributes={"Wrist Brace": value, "Colour": "black"})
+    assert scanner.scan(data, as_of=AS_OF).decision == decision
+
+
+def test_a_denial_voids_only_its_own_name(scanner):
+    data = listing("Hunting slingshot, stainless steel frame", attributes={"Wrist Brace": "foldable", "Laser": "No"})
+    v = scanner.scan(data, as_of=AS_OF)
+    assert v.decision == "block"
+    assert any(e.field == "attribute_names.Wrist Brace" for f in v.findings for e in f.evidence)
+
+
+def test_denials_are_data(tmp_path):
+    rulesets = tmp_path / "rulesets"
+    shutil.copytree(Scanner.load().rulesets.directory, rulesets)
+    (rulesets / "attributes.yaml").unlink()
+    data = listing("Hunting slingshot, stainless steel frame", attributes={"Wrist Brace": "No"})
+    assert Scanner.load(rulesets_dir=rulesets).scan(data, as_of=AS_OF).decision == "block"
 
 
 def test_pieces_of_a_word_inside_longer_evidence_are_left_out(scanner):

@@ -96,6 +96,13 @@ def test_broken_yaml_is_refused(tmp_path):
         load_rulesets(d)
 
 
+def test_invalid_attribute_reading_is_named(tmp_path):
+    d = _broken(tmp_path, "denials:\n", "denials:\n  xx: [nope]\n", "attributes.yaml")
+    with pytest.raises(RulesetError) as err:
+        load_rulesets(d)
+    assert "attributes.yaml" in str(err.value) and "xx" in str(err.value)
+
+
 def test_points_are_data_not_code(tmp_path):
     d = _broken(tmp_path, "    grade: B\n    points: 2", "    grade: B\n    points: 5")
     v = Scanner.load(d).scan({"listing_id": "x", "merchant_id": "m", "title": "Brass knuckles set"},

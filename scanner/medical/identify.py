@@ -194,7 +194,7 @@ class Identifier:
         ident = Identification()
         if docs is None:
             docs = {f: normalise(v, html=f == "description") for f, v in listing.text_fields()}
-        fields = [(f, docs[f]) for f, _ in listing.text_fields()]  # the category is judged by its path below
+        fields = [(f, docs[f]) for f, _ in listing.text_fields() if f in docs]  # category: by path below
         if found is None:
             found = self.find_terms(fields)
         elif not found and not self._category(listing.category or "")[0] \
