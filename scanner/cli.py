@@ -12,7 +12,7 @@ from pathlib import Path
 
 import orjson
 
-from scanner.io import read_certificates, read_parsed
+from scanner.io import InputFileError, read_certificates, read_parsed
 from scanner.listing import RecordError, parse_listing
 from scanner.ml.runtime import ModelError
 from scanner.rulesets import RulesetError
@@ -71,7 +71,7 @@ def cmd_scan(args) -> int:
         out.flush()
     total = sum(decisions.values())
     print(f"scanned {total} listings, {bad} bad records skipped", file=sys.stderr)
-    print("decisions: " + ", ".join(f"{k} {v}" for k, v in sorted(decisions.items())), file=sys.stderr)
+    print("decisions: " + (", ".join(f"{k} {v}" for k, v in sorted(decisions.items())) or "none"), file=sys.stderr)
     for rule, n in rules.most_common():
         print(f"  {rule}: {n}", file=sys.stderr)
     return 0
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     try:
         return args.func(args)
-    except (RulesetError, ModelError) as exc:   # unusable rulesets or models: named, no traceback
+    except (RulesetError, ModelError, InputFileError) as exc:   # unusable rulesets, models or files: named
         print(f"scanner: {exc}", file=sys.stderr)
         return 2
 

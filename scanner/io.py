@@ -5,6 +5,7 @@ Parquet the row number) and either the parsed dict or the error that made it unu
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 from collections.abc import Callable, Iterator
@@ -16,6 +17,11 @@ import orjson
 from scanner.listing import Certificate, RecordError, parse_certificate
 
 T = TypeVar("T")
+PARQUET_BATCH = 8192   # rows read at a time: a large Parquet file is never held whole
+
+
+class InputFileError(ValueError):
+    """A listings or certificates file that cannot be read at all (named, with the reason)."""
 
 # CSV cells holding these fields are JSON (objects or lists), or for lists a "|"-separated string.
 _JSON_FIELDS = {"attributes", "keywords", "image_texts", "target_markets", "certificates", "device_classes"}
@@ -47,27 +53,70 @@ def _csv_row(row: dict[str, str], line: int) -> dict[str, Any]:
 
 
 def read_records(path: str | Path) -> Iterator[tuple[int, dict | RecordError]]:
-    """(line number, record or error) for every record of a JSONL, CSV or Parquet file."""
+    """(line number, record or error) for every record of a JSONL, CSV or Parquet file.
+    Raises InputFileError when the file as a whole cannot be read."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
+        yield from _csv_records(path)
+    elif suffix in (".parquet", ".pq"):
+        yield from _parquet_records(path)
+    else:
+        for i, raw in json_lines(path):
+            yield i, parse_json_line(i, raw)
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, dict | RecordError]]:
+    undecodable: set[int] = set()   # physical lines that are not UTF-8
+    with path.open("rb") as f:
+        reader = csv.DictReader(_decoded_lines(f, undecodable))
+        first = 2   # the physical line a row starts on (the header is line 1)
+        try:
+            if reader.fieldnames is not None and 1 in undecodable:
+                raise InputFileError(f"{path}: the header line is not UTF-8 text")
             for row in reader:
                 line = reader.line_num
                 try:
+                    if undecodable and any(n in undecodable for n in range(first, line + 1)):
+                        raise RecordError(f"line {line}", "(record)", "not UTF-8 text")
                     yield line, _csv_row(row, line)
                 except RecordError as exc:
                     yield line, exc
-        return
-    if suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-        table = pq.read_table(path)
-        for i, row in enumerate(table.to_pylist(), start=1):
-            yield i, {k: v for k, v in row.items() if v is not None}
-        return
-    for i, raw in json_lines(path):
-        yield i, parse_json_line(i, raw)
+                first = line + 1
+        except csv.Error as exc:
+            raise InputFileError(f"{path}: line {reader.line_num}: unreadable CSV: {exc}") from None
+
+
+def _decoded_lines(f, undecodable: set[int]) -> Iterator[str]:
+    for n, raw in enumerate(f, start=1):
+        if n == 1 and raw.startswith(codecs.BOM_UTF8):   # spreadsheets write one
+            raw = raw[len(codecs.BOM_UTF8):]
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            undecodable.add(n)   # the row it belongs to is reported, not scanned
+            yield raw.decode("utf-8", "replace")
+
+
+def _parquet_records(path: Path) -> Iterator[tuple[int, dict | RecordError]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    try:
+        batches = pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH)
+        i = 0
+        for batch in batches:
+            for row in batch.to_pylist():
+                i += 1
+                yield i, {k: _parquet_value(v) for k, v in row.items() if v is not None}
+    except (pa.ArrowException, OSError) as exc:
+        raise InputFileError(f"{path}: not a readable Parquet file: {exc}") from None
+
+
+def _parquet_value(value: Any) -> Any:
+    # a Parquet map column reads as a list of (key, value) pairs; the contract's attributes are a mapping
+    if isinstance(value, list) and value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
+        return dict(value)
+    return value
 
 
 def is_json_lines(path: str | Path) -> bool:
@@ -79,6 +128,8 @@ def json_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
     """(line number, raw bytes) of every line of a JSONL file that is not blank."""
     with Path(path).open("rb") as f:
         for i, raw in enumerate(f, start=1):
+            if i == 1 and raw.startswith(codecs.BOM_UTF8):   # as some editors and exports write it
+                raw = raw[len(codecs.BOM_UTF8):]
             if not raw.isspace():   # a blank line (no copy, unlike strip)
                 yield i, raw
 

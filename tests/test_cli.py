@@ -102,3 +102,49 @@ def test_bad_csv_cells_are_reported_with_line_and_field(tmp_path):
     assert [v["listing_id"] for v in verdicts(out)] == ["A", "D"]
     assert f"{src}:3:" in r.stderr and "'attributes'" in r.stderr
     assert f"{src}:4:" in r.stderr and "more cells than header columns" in r.stderr
+
+
+def test_byte_order_marks_are_read_past(tmp_path):
+    j = tmp_path / "bom.jsonl"
+    j.write_bytes(b"\xef\xbb\xbf" + json.dumps(ROWS[0]).encode() + b"\n")
+    c = tmp_path / "bom.csv"
+    c.write_bytes(b"\xef\xbb\xbflisting_id,merchant_id,title\nA,M,Police handcuffs\n")
+    for src in (j, c):
+        r = run("scan", str(src), "--as-of", "2022-02-01")
+        assert r.returncode == 0 and "0 bad records" in r.stderr, r.stderr
+        assert json.loads(r.stdout)["decision"] == "block"
+
+
+def test_a_csv_row_that_is_not_utf8_is_reported_and_the_rest_scanned(tmp_path):
+    src = tmp_path / "l.csv"
+    src.write_bytes(b'listing_id,merchant_id,title\nA,M,Police handcuffs\nB,M,"Soc\xffks\nsecond line"\nC,M,Stun gun\n')
+    r = run("scan", str(src), "--as-of", "2022-02-01")
+    assert r.returncode == 0
+    assert [json.loads(v)["listing_id"] for v in r.stdout.splitlines()] == ["A", "C"]
+    assert f"{src}:4:" in r.stderr and "not UTF-8" in r.stderr
+    header = tmp_path / "h.csv"
+    header.write_bytes(b"listing_id,merchant_id,ti\xfftle\nA,M,Police handcuffs\n")
+    r = run("scan", str(header))
+    assert r.returncode == 2 and "header" in r.stderr and r.stdout == ""
+
+
+def test_a_file_that_is_not_parquet_is_named_and_exits_2(tmp_path):
+    src = tmp_path / "l.parquet"
+    src.write_text("listing_id,merchant_id,title\n")
+    r = run("scan", str(src))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert str(src) in r.stderr and "not a readable Parquet file" in r.stderr
+
+
+def test_parquet_map_attributes_and_batches(tmp_path, monkeypatch):
+    from scanner import io
+    monkeypatch.setattr(io, "PARQUET_BATCH", 2)   # several batches in one small file
+    rows = [{"listing_id": f"P{i}", "merchant_id": "M", "title": "Folding knife",
+             "attributes": [("Blade Length", "25 cm")] if i == 3 else None} for i in range(5)]
+    src = tmp_path / "l.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema([
+        ("listing_id", pa.string()), ("merchant_id", pa.string()), ("title", pa.string()),
+        ("attributes", pa.map_(pa.string(), pa.string()))])), src)
+    got = list(io.read_records(src))
+    assert [n for n, _ in got] == [1, 2, 3, 4, 5]
+    assert got[3][1]["attributes"] == {"Blade Length": "25 cm"} and "attributes" not in got[0][1]
