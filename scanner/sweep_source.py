@@ -62,9 +62,12 @@ def count_records(source: str, store=None) -> int | None:
     path = Path(source)
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
+        import pyarrow as pa
         import pyarrow.parquet as pq
-
-        return pq.ParquetFile(path).metadata.num_rows
+        try:
+            return pq.ParquetFile(path).metadata.num_rows
+        except (pa.ArrowException, OSError):
+            return None   # unknown; reading it reports why
     if suffix == ".csv":
         return None
     n = 0

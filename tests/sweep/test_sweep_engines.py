@@ -180,3 +180,15 @@ def test_unusable_models_stop_the_sweep_naming_the_file(store, tmp_path, snapsho
     with pytest.raises(ModelError, match="trusted list"):
         sweep(store, make_opts(path, models=str(models), workers=1))      # found in the pool's worker
     assert store.counts()["verdicts"] == 0
+
+
+def test_a_source_that_is_not_parquet_stops_the_sweep_naming_it(store, tmp_path, snapshot, capsys):
+    from scanner.cli import main
+
+    source = tmp_path / "catalog.parquet"
+    source.write_text("listing_id,merchant_id,title\n")
+    assert main(["sweep", str(source), "--database", store.url, "--rulesets", str(snapshot / "rulesets"),
+                 "--workers", "0", "--as-of", "2022-02-01"]) == 2
+    err = capsys.readouterr().err
+    assert str(source) in err and "not a readable Parquet file" in err and "Traceback" not in err
+    assert store.counts()["verdicts"] == 0
