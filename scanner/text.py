@@ -183,8 +183,20 @@ def _fold_uncached(char: str) -> str:
         for d in unicodedata.normalize("NFD", c):
             if unicodedata.combining(d) and out and ord(out[-1][-1]) < _LATIN_GREEK_CYRILLIC:
                 continue  # an accent on a Latin, Greek or Cyrillic letter
-            out.append(d)
+            out.append(_latin_base(d) if "\x80" <= d < "\u0530" else d)
     return unicodedata.normalize("NFC", "".join(out))
+
+
+_LETTER_WITH = re.compile(r"LATIN (?:SMALL|CAPITAL) LETTER ([A-Z]) WITH ")
+
+
+def _latin_base(char: str) -> str:
+    """A Latin letter whose mark is part of the letter (no decomposition: "đ", "ł", "ø", "ħ")
+    read as its base letter, as accents are; its Unicode name says which letter that is."""
+    if unicodedata.decomposition(char):
+        return char
+    m = _LETTER_WITH.match(unicodedata.name(char, ""))
+    return m.group(1).lower() if m else char
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")

@@ -70,6 +70,15 @@ def test_invisible_characters_and_width_are_removed():
     assert normalise("Sildénafil").text == "sildenafil"
 
 
+def test_letters_with_a_stroke_read_as_their_base_letter_like_accents():
+    # Vietnamese đ, Polish ł, Danish ø have no decomposition: without this "điện" never meets "dien"
+    for written, read in [("Dùi cui điện", "dui cui dien"), ("Paralizator elektryczny łokieć", "paralizator elektryczny lokiec"),
+                          ("Øre ĦĐŁ", "ore hdl")]:
+        doc = normalise(written)
+        assert doc.text == read and doc.span(0, len(doc.text)) == (0, len(written))
+    assert normalise("Æther straße").text == "æther strasse"   # letters of their own are kept
+
+
 def test_other_scripts_are_not_latinised():
     assert normalise("Нож-бабочка").text == "нож-бабочка"
 
