@@ -29,6 +29,10 @@ def blade_lengths(scanner, text, key=None, html=False):
     ("Blade length: 240mm. Overall: 360mm.", [(240, "240mm")]),
     ("Overall length 360 mm, blade 240 mm", [(240, "240 mm")]),
     ("刀刃长度：24cm，总长：36cm", [(240, "24cm")]),
+    # in scripts without spaces a label is read inside the run of characters that holds it
+    ("ナイフ 刃渡りおよそ24cm 全長およそ36cm", [(240, "24cm")]),
+    ("มีดพับ ใบมีดยาวประมาณ 25 ซม.", [(250, "25 ซม")]),
+    ("ナイフ 刃渡り 全長およそ36cm", []),      # the nearest label, inside its run, is the overall length
     ("Klingenlänge 24 cm; Gesamtlänge 36 cm", [(240, "24 cm")]),
     ("Overall: 360mm | Blade: 240mm", [(240, "240mm")]),
     ("Overall 360 mm\nBlade 240 mm", [(240, "240 mm")]),

@@ -40,6 +40,7 @@ _NUMBER_ENDS = (r"\d", r"(?<![^\W_])(?=[" + "".join(sorted({w[0] for w in _NUMBE
 # reads gets a space wherever such a character meets a character of another kind (a digit, a
 # Latin letter, punctuation).
 _UNSPACED = "\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
 _UNSPACED_EDGE = re.compile(rf"(?<=[{_UNSPACED}])(?=[^{_UNSPACED}\s])|(?<=[^{_UNSPACED}\s])(?=[{_UNSPACED}])")
 # Where a label's reach ends: a sentence end (not "approx. 24"), a field or list separator, a line
 # or tab break (one character class first: the regex scans for it fast). HTML block tags are
@@ -172,6 +173,10 @@ class PatternIndex:
         self._context = {name: {normalise_term(w) for w in d.context} for name, d in self.definitions.items()}
         self._exclude = {name: {normalise_term(w) for w in d.exclude_context}
                          for name, d in self.definitions.items()}
+        self._context_unspaced = {name: [w for w in words if _UNSPACED_CHAR.search(w)]
+                                  for name, words in self._context.items()}
+        self._exclude_unspaced = {name: [w for w in words if _UNSPACED_CHAR.search(w)]
+                                  for name, words in self._exclude.items()}
 
     def _keyed(self, name: str, field_key: str | None) -> bool:
         if not field_key:
@@ -239,6 +244,13 @@ class PatternIndex:
             return "exclude"
         if word in self._context[name]:
             return "context"
+        if _UNSPACED_CHAR.search(word):
+            # a script without spaces keeps a label and its neighbours as one token ("刃渡り約",
+            # "ใบมีดยาว"): the label is read inside it
+            if any(w in word for w in self._exclude_unspaced[name]):
+                return "exclude"
+            if any(w in word for w in self._context_unspaced[name]):
+                return "context"
         return None
 
     def _windows(self, text: str, families: set[str]) -> list[tuple[int, int]]:
