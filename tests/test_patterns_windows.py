@@ -14,7 +14,8 @@ from scanner.listing import parse_listing
 ROOT = Path(__file__).resolve().parents[1]
 PIECES = ["3", "3.5", "12", "7,5", "250", "ten", "twenty", "mm", "cm", "in", "inch", '"', "″", "mg", "mg/ml", "%",
           "puffs", "70/30", "70vg/30pg", "50%", "blade", "tip", "angle", "overall", "handle", "nicotine", "vg",
-          "knife", "steel", "the", "is", " ", " ", " ", "  ", "\n", ",", ".", "-", "/", "(", ")", "毫米", "5000", "°"]
+          "knife", "steel", "the", "is", " ", " ", " ", "  ", "\n", ",", ".", "-", "/", "(", ")", "毫米", "5000", "°",
+          "one", "_", "k", "someone"]
 # segment breaks, HTML block tags and text without spaces, which the labels' reach depends on
 BREAKS = ["3", "24", "12", "cm", "mm", "厘米", "blade", "overall", "handle", "length", "刃长", "刀刃长度", "总长", "刀",
           "：", "，", "、", "。", ":", ";", "|", ". ", "\t", "\n", "<br>", "<td>", "</td>", "<tr>", "<p>", "<b>", " ", " ",
