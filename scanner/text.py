@@ -183,8 +183,25 @@ def _fold_uncached(char: str) -> str:
         for d in unicodedata.normalize("NFD", c):
             if unicodedata.combining(d) and out and ord(out[-1][-1]) < _LATIN_GREEK_CYRILLIC:
                 continue  # an accent on a Latin, Greek or Cyrillic letter
-            out.append(_latin_base(d) if "\x80" <= d < "\u0530" else d)
+            if "\x80" <= d < "\u0530":
+                d = _latin_base(d)
+            elif "\u3400" <= d <= "\u9fff" or "\uf900" <= d <= "\ufaff":
+                d = _simplified(d)
+            out.append(d)
     return unicodedata.normalize("NFC", "".join(out))
+
+
+@functools.cache
+def _traditional_to_simplified():
+    import opencc
+    return opencc.OpenCC("t2s")
+
+
+def _simplified(char: str) -> str:
+    """A traditional Chinese character read as its simplified form (OpenCC's table), so "血壓計"
+    meets the term "血压计"; one character for one, or the character itself."""
+    simple = _traditional_to_simplified().convert(char)
+    return simple if len(simple) == 1 else char
 
 
 _LETTER_WITH = re.compile(r"LATIN (?:SMALL|CAPITAL) LETTER ([A-Z]) WITH ")

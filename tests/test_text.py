@@ -79,6 +79,14 @@ def test_letters_with_a_stroke_read_as_their_base_letter_like_accents():
     assert normalise("Æther straße").text == "æther strasse"   # letters of their own are kept
 
 
+def test_traditional_chinese_reads_as_simplified_character_for_character():
+    for written, read in [("電子煙油 30ml", "电子烟油 30ml"), ("血壓計", "血压计"), ("國械註准20173460427", "国械注准20173460427")]:
+        doc = normalise(written)
+        assert doc.text == read and doc.span(0, len(doc.text)) == (0, len(written))
+    assert normalise_term("隱形眼鏡") == normalise_term("隐形眼镜")
+    assert normalise("ナイフ 刃渡り").text == "ナイフ 刃渡り"   # kana and characters without another form stay
+
+
 def test_other_scripts_are_not_latinised():
     assert normalise("Нож-бабочка").text == "нож-бабочка"
 
