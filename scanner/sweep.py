@@ -178,8 +178,8 @@ class Sweep:
         if resumed:
             self.log(f"sweep: resuming run {run_id}: {len(done)} chunks already committed")
         self.cert_digests = store.certificate_digests(as_of)
-        in_effect = keys.rules_in_effect(self.rulesets.rules.values(), as_of)
-        self.version_key = (f"{live_v[0]}#{in_effect}#{store.fda_digest()}", live_v[1])
+        self.version_key = keys.versions_key(live_v[0], self.rulesets.rules.values(), as_of, store.fda_digest(),
+                                             live_v[1])
         self.exceptions = store.active_exceptions_all(as_of)
         self.exc_digests = {m: keys.set_digest(str(e.id) for e in es) for m, es in self.exceptions.items()}
         self._tails: dict[str, str] = {}   # merchant -> the scan key's parts other than the content

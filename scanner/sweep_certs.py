@@ -39,8 +39,8 @@ def rescan(store: Store, merchant_ids: Iterable[str], as_of: dt.date | None = No
     groups = {k: set(v) for k, v in scanner.rulesets.markets.groups.items()}
     cert_digests = store.certificate_digests(as_of)
     exceptions = store.active_exceptions_all(as_of)
-    in_effect = keys.rules_in_effect(scanner.rulesets.rules.values(), as_of)
-    versions = (f"{scanner.ruleset_version}#{in_effect}#{store.fda_digest()}", scanner.model_version)
+    versions = keys.versions_key(scanner.ruleset_version, scanner.rulesets.rules.values(), as_of,
+                                 store.fda_digest(), scanner.model_version)
     counts: Counter = Counter()
     for mid in sorted(set(merchant_ids)):
         certs = store.certificates_for(mid)

@@ -1,8 +1,8 @@
 """Content fingerprints and the keys that make sweeps incremental.
 
 A listing is rescanned only when one of these changes: its content, its merchant's
-certificate set, its merchant's active rule exceptions, the ruleset version or the
-model version. Everything is hashed from a canonical JSON form (sorted keys).
+certificate set, its merchant's active rule exceptions, the ruleset version (and the rules in
+effect), the imported FDA table, the code's release or the model version. Everything is hashed from a canonical JSON form (sorted keys).
 """
 from __future__ import annotations
 
@@ -87,6 +87,13 @@ def as_of_relation(data: dict[str, Any], as_of: dt.date) -> str:
 def rules_in_effect(rules: Iterable[Any], as_of: dt.date) -> str:
     """Digest of the rule ids whose effective date has come: part of every scan key."""
     return set_digest(r.id for r in rules if getattr(r, "effective", None) is None or r.effective <= as_of)
+
+
+def versions_key(ruleset_version: str, rules: Iterable[Any], as_of: dt.date, fda_digest: str,
+                 model_version: str) -> tuple[str, str]:
+    """(ruleset part, model part) of every scan key as of a date."""
+    from scanner import ENGINE_VERSION
+    return f"{ruleset_version}#{rules_in_effect(rules, as_of)}#{fda_digest}#{ENGINE_VERSION}", model_version
 
 
 def set_digest(parts: Iterable[str]) -> str:

@@ -177,3 +177,15 @@ def test_identical_lines_are_skipped_unparsed_and_rewritten_lines_relinked(store
     path.write_bytes(b"\n".join(reordered) + b"\n")
     fifth = sweep(store, make_opts(path))
     assert (fifth["scanned"], fifth["unchanged"], parsed) == (1, 119, [8])
+
+
+def test_a_new_engine_release_rescans_unchanged_listings(store, tmp_path, rulesets, make_opts, monkeypatch):
+    import scanner
+
+    path = write_jsonl(tmp_path / "cat.jsonl", 40, rulesets=rulesets)
+    assert sweep(store, make_opts(path))["scanned"] == 40
+    assert sweep(store, make_opts(path))["unchanged"] == 40
+    # normalisation and detectors decide verdicts too: a new release of the code rescans everything once
+    monkeypatch.setattr(scanner, "ENGINE_VERSION", scanner.ENGINE_VERSION + "+next")
+    assert sweep(store, make_opts(path))["scanned"] == 40
+    assert sweep(store, make_opts(path))["unchanged"] == 40
