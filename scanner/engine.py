@@ -119,9 +119,10 @@ class Scanner:
             fields = (*fields, ("category", listing.category))
         docs = [(name, normalise(value, html=name == "description")) for name, value in fields]
         if listing.attributes and self._denials:
-            # text_fields puts each attribute's name just before its value
-            docs = [d for k, d in enumerate(docs) if not (
-                d[0].startswith(ATTRIBUTE_NAMES) and docs[k + 1][1].text.strip() in self._denials)]
+            denied = {ATTRIBUTE_NAMES + path.removeprefix("attributes") for path, doc in docs
+                      if path.startswith("attributes.") and doc.text.strip() in self._denials}
+            if denied:
+                docs = [d for d in docs if d[0] not in denied]
         return docs
 
     def signals(self, listing: Listing, docs: list[tuple[str, Doc]] | None = None,

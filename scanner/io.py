@@ -89,8 +89,8 @@ def _csv_records(path: Path) -> Iterator[tuple[int, dict | RecordError]]:
 
 def _decoded_lines(f, undecodable: set[int]) -> Iterator[str]:
     for n, raw in enumerate(f, start=1):
-        if n == 1 and raw.startswith(codecs.BOM_UTF8):   # spreadsheets write one
-            raw = raw[len(codecs.BOM_UTF8):]
+        if n == 1:
+            raw = _without_bom(raw)
         try:
             yield raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -128,10 +128,15 @@ def json_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
     """(line number, raw bytes) of every line of a JSONL file that is not blank."""
     with Path(path).open("rb") as f:
         for i, raw in enumerate(f, start=1):
-            if i == 1 and raw.startswith(codecs.BOM_UTF8):   # as some editors and exports write it
-                raw = raw[len(codecs.BOM_UTF8):]
+            if i == 1:
+                raw = _without_bom(raw)
             if not raw.isspace():   # a blank line (no copy, unlike strip)
                 yield i, raw
+
+
+def _without_bom(first_line: bytes) -> bytes:
+    """A file's first line without the UTF-8 byte-order mark that spreadsheets and editors write."""
+    return first_line.removeprefix(codecs.BOM_UTF8)
 
 
 def parse_json_line(i: int, raw: bytes) -> dict | RecordError:

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "rulesets"
+SHARED_FILES = ("markets.yaml", "attributes.yaml")   # every other *.yaml there is one family
 LANGUAGES = ("en", "zh", "es", "pt", "fr", "de", "ru", "ar", "ja", "ko", "tr", "vi", "th", "id", "it", "pl", "nl")
 # Families whose YAML carries extra sections, and the function that validates them.
 EXTENSIONS = {"medical_device": "scanner.medical.ruleset:validate_extensions"}
@@ -365,7 +366,7 @@ def load_rulesets(directory: Path | str | None = None) -> Rulesets:
     digest = hashlib.sha256()
     for path in sorted(directory.glob("*.yaml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        if path.name in ("markets.yaml", "attributes.yaml"):
+        if path.name in SHARED_FILES:
             continue
         family = _load_family(path)
         if family.family in families:

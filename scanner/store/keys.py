@@ -2,7 +2,8 @@
 
 A listing is rescanned only when one of these changes: its content, its merchant's
 certificate set, its merchant's active rule exceptions, the ruleset version (and the rules in
-effect), the imported FDA table, the code's release or the model version. Everything is hashed from a canonical JSON form (sorted keys).
+effect), the imported FDA table, the code's release or the model version. Everything is
+hashed from a canonical JSON form (sorted keys).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import orjson
 
+import scanner
 from scanner.listing import Listing
 
 LISTING_FIELDS = tuple(Listing.model_fields)
@@ -92,8 +94,7 @@ def rules_in_effect(rules: Iterable[Any], as_of: dt.date) -> str:
 def versions_key(ruleset_version: str, rules: Iterable[Any], as_of: dt.date, fda_digest: str,
                  model_version: str) -> tuple[str, str]:
     """(ruleset part, model part) of every scan key as of a date."""
-    from scanner import ENGINE_VERSION
-    return f"{ruleset_version}#{rules_in_effect(rules, as_of)}#{fda_digest}#{ENGINE_VERSION}", model_version
+    return f"{ruleset_version}#{rules_in_effect(rules, as_of)}#{fda_digest}#{scanner.ENGINE_VERSION}", model_version
 
 
 def set_digest(parts: Iterable[str]) -> str:
