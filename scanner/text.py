@@ -451,8 +451,30 @@ def _segments_between(tags: list[tuple[int, int, bool]], length: int) -> list[tu
     return segments
 
 
+# OCR reads a capital I as a small l: "NlC 2%", "PRE-FlLLED". In a word of capitals, an l before a
+# capital is that I (an l at the end stays: "HCl" is the chemist's hydrochloride).
+_SMALL_L_BEFORE_CAPITAL = re.compile(r"l[A-Z]")
+_OCR_CAPITALS_WORD = re.compile(r"(?<![^\W\d_])[A-Zl]*l[A-Z][A-Zl]*(?![^\W\d_])")
+
+
+def _capital_i_for_small_l(value: str) -> str:
+    """`value` with OCR's small l read as I inside words of capitals (same length)."""
+    if not _SMALL_L_BEFORE_CAPITAL.search(value):
+        return value
+    return _OCR_CAPITALS_WORD.sub(lambda m: m.group().replace("l", "I"), value)
+
+
 def normalise(value: str, html: bool = False) -> Doc:
     """The searchable form of one field value, with its map back to `value`."""
+    reading = _capital_i_for_small_l(value)
+    if reading != value:
+        doc = _normalise(reading, html)
+        doc.original = value  # read one for one: the map holds
+        return doc
+    return _normalise(value, html)
+
+
+def _normalise(value: str, html: bool) -> Doc:
     if html and looks_like_html(value):
         plain = _plain_markup_text(value)
         if plain is None:

@@ -87,6 +87,16 @@ def test_traditional_chinese_reads_as_simplified_character_for_character():
     assert normalise("ナイフ 刃渡り").text == "ナイフ 刃渡り"   # kana and characters without another form stay
 
 
+def test_ocr_small_l_among_capitals_reads_as_i():
+    # OCR of packs reads a capital I as a small l; quoted as written, searched as read
+    for written, read in [("PRE-FlLLED P0DS", "pre-filled p0ds"), ("NlC 2%", "nic 2%"), ("<b>NlCOTlNE</b>", "nicotine")]:
+        doc = normalise(written, html=True)
+        assert doc.text == read and doc.original == written
+        assert doc.quote(0, 3)[2] == written.removeprefix("<b>")[:3]
+    for kept in ["Dapoxetine HCl", "lPhone case", "Al alloy", "ml MG", "Nl"]:   # an l at a word's end, mixed case
+        assert normalise(kept).text == kept.lower()
+
+
 def test_other_scripts_are_not_latinised():
     assert normalise("Нож-бабочка").text == "нож-бабочка"
 
