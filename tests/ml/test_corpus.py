@@ -44,6 +44,18 @@ def test_no_row_comes_from_the_dev_set_or_evaluation_files(rows):
             assert not (texts & {t for t in titles if len(t) > 25}), name
 
 
+def test_no_generated_row_repeats_a_title_of_our_eval_sets(rows):
+    """evals/ measures generalisation: the hand-written templates must not copy its listings. (The
+    rulesets' own examples are rows too, and some repeat an eval title: rounds added examples after
+    their fixes; the multilingual rows are short phrases that may coincide with a short title.)"""
+    texts = {r["text"].split(" \n ")[0].strip().lower() for r in rows
+             if r["provenance"].startswith("generated:") and not r["provenance"].startswith("generated:multilingual")}
+    evals = Path(__file__).resolve().parents[2] / "evals"
+    titles = {json.loads(line)["listing"].get("title", "").strip().lower()
+              for path in evals.glob("*.jsonl") for line in path.open(encoding="utf-8") if line.strip()}
+    assert not (texts & {t for t in titles if len(t) > 12})
+
+
 def test_builder_is_deterministic_and_uses_the_rulesets_examples(tmp_path):
     templates = yaml.safe_load((DATA / "templates.yaml").read_text(encoding="utf-8"))
     for g in templates["groups"]:
