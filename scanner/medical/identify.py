@@ -208,7 +208,8 @@ class Identifier:
             if obfuscated and fname != "title" or fname not in names:
                 continue
             if kind == "unless":
-                unless.add(type_id)
+                if fname == "title":   # "packaging box: 50 pcs per carton" in a description voids nothing
+                    unless.add(type_id)
             elif kind == "claim_exception":
                 denials.append((fname, start, end))
             else:

@@ -38,7 +38,7 @@ class DeviceType(_Strict):
     fda_product_codes: list[str] = []
     fda_device_names: list[str] = []
     names: dict[str, list[str]]
-    unless: list[str] = []
+    unless: list[str] = []   # words in the title that say the listing is not this device
 
     _names = field_validator("names")(_lang_lists)
 

@@ -186,6 +186,19 @@ def test_a_denied_medical_purpose_is_no_claim(assessor):
         == ["medical_device/no_ce"]
 
 
+def test_a_type_is_voided_by_its_unless_words_in_the_title_only(assessor):
+    """"Contact lens case" says what the product is; "packaging box: 1 pc per box" in a
+    description is how a real device ships."""
+    def rules(title, **extra):
+        listing = parse_listing({"listing_id": "L-10", "merchant_id": "M-1", "title": title,
+                                 "target_markets": ["DE"], **extra})
+        return [h.rule for h in assessor.assess(listing, [], AS_OF)]
+
+    assert rules("Contact lens case travel kit, 6 colours") == []
+    assert "medical_device/class3_unqualified" in rules(
+        "Colored contact lenses yearly 14.2mm", description="Packaging box with your logo. Paperback user guide.")
+
+
 def test_device_names_are_spelt_and_bounded_as_rule_terms(assessor):
     """Device names get the rule terms' spellings (hyphenated, joined) and their language's word
     boundary: none in Thai (no spaces between words), a prefix in Russian (inflection)."""
