@@ -38,6 +38,25 @@ def test_red_team_cases_hold(scanner, name):
     assert figures["bad_evidence_offsets"] == 0
 
 
+# What exporters append to every description. It names no policy term, so it must not change what the
+# rules decide: a broad exception or `unless` word ("packaging box", "handbook") would void real finds.
+BOILERPLATE = ("<p>Packaging: color box, 50 pcs per carton. Packaging box size 20x15x10 cm, empty gift box available.</p>"
+               "<p>User manual / handbook in English. OEM/ODM welcome, custom logo, MOQ 100 pcs. Payment: T/T, PayPal. "
+               "Delivery within 7 days. Warranty 1 year. Sample available. Our factory has 15 years of experience; "
+               "welcome to visit us. Please contact us for the catalog. Hot sale in Europe, America and Asia.</p>")
+
+
+def test_exporter_boilerplate_changes_no_rules_decision(tmp_path):
+    rules_only = Scanner.load(models_dir=tmp_path)   # the classifiers read boilerplate as context, rules must not
+    for name in sorted(FLOORS):
+        cases = read_cases(EVALS / name)
+        padded = [{**c, "listing": {**c["listing"], "description": (c["listing"].get("description") or "") + BOILERPLATE}}
+                  for c in cases]
+        changed = [c["case_id"] for c, a, b in zip(cases, scanner_results(rules_only, cases), scanner_results(rules_only, padded))
+                   if a[:2] != b[:2]]
+        assert not changed, f"{name}: {changed}"
+
+
 def test_eval_sets_share_no_listing_with_each_other():
     seen: dict[str, str] = {}
     for name in FLOORS:
