@@ -132,7 +132,7 @@ class Scanner:
         listing's entry of `_term_search`, when a batch searched already."""
         if docs is None:
             docs = self.documents(listing)
-        ls = ListingSignals(category=normal_path(listing.category or ""))
+        ls = ListingSignals(category=normal_path(listing.category or ""), title=listing.title or "")
         matches, fuzzy = terms if terms is not None else self._term_search([docs])[0]
         if extra is not None:
             extra.extend(x for x in matches if x[1].ref.kind == "extra")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -26,6 +28,7 @@ class ListingSignals:
     """What the detectors found in one listing, by rule."""
 
     category: str                                   # normalised category path ("" when none)
+    title: str = ""                                 # the original title (bundle items, see _exempt)
     by_rule: dict[str, list[Signal]] = field(default_factory=lambda: defaultdict(list))
     patterns: dict[str, list[Signal]] = field(default_factory=lambda: defaultdict(list))
     hits: list[Hit] = field(default_factory=list)   # rules decided by other stages (medical)
@@ -41,10 +44,11 @@ def normal_path(path: str) -> str:
     return " > ".join(part.strip() for part in path.casefold().split(">"))
 
 
-def _measurement(rule: Rule, groups: dict[str, Signal], patterns: dict[str, list[Signal]]) -> Signal | None:
+def _measurement(rule: Rule, groups: dict[str, Signal], signals: list[Signal], ls: ListingSignals) -> Signal | None:
     """The blade-length signal that crosses a threshold of the rule's measurement table."""
     m = rule.measurement
-    if m is None or not _is_blade(m, groups) or any(g in groups for g in m.exempt):
+    patterns = ls.patterns
+    if m is None or not _is_blade(m, groups) or _exempt(m, signals, ls.title):
         return None
     lengths = _lengths(m, patterns)
     if not lengths:
@@ -73,6 +77,36 @@ def _is_blade(m: Measurement, groups) -> bool:
     return any(g in groups for g in m.applies_to)
 
 
+def _exempt(m: Measurement, signals: list[Signal], title: str) -> bool:
+    """Whether an exempt word (a kitchen knife, a prop, scissors) covers the blade. A thing sold
+    beside knives (`item_scoped`) that a title lists after its first item covers the blade of its
+    own item only: the trauma shears of a first-aid kit leave its 7.5-inch fixed blade measured,
+    while a title that starts with it is that thing ("Folding saw, 10 inch blade")."""
+    exempt = [s for s in signals if s.group in m.exempt]
+    if not exempt:
+        return False
+    scoped = [s for s in exempt if s.group in m.item_scoped and s.field == "title"]
+    if len(scoped) < len(exempt):
+        return True
+    blades = [s for s in signals if s.group in m.applies_to and s.field == "title"]
+    if not blades:
+        return True
+    items = _item_starts(title, tuple(m.item_separators))
+    blade_items = {bisect_right(items, s.start) for s in blades}
+    return any(bisect_right(items, s.start) in blade_items | {0} for s in scoped)
+
+
+@functools.lru_cache(maxsize=1024)
+def _item_starts(title: str, separators: tuple[str, ...]) -> list[int]:
+    """Offsets where a title's items start after the first (each separator's end), in order."""
+    return [m.end() for m in _separators(separators).finditer(title)]
+
+
+@functools.lru_cache(maxsize=16)
+def _separators(separators: tuple[str, ...]) -> re.Pattern:
+    return re.compile("|".join(map(re.escape, sorted(separators, key=len, reverse=True))), re.IGNORECASE)
+
+
 def _lengths(m: Measurement, patterns: dict[str, list[Signal]]) -> list[Signal]:
     return [s for s in patterns.get(m.length_pattern, ()) if s.value is not None]
 
@@ -84,7 +118,7 @@ def _measured(family: Family, ls: ListingSignals) -> bool:
         m = rule.measurement
         if m is not None:
             groups = {s.group for s in ls.by_rule.get(rule.id, ())}
-            if _is_blade(m, groups) and (any(g in groups for g in m.exempt) or _lengths(m, ls.patterns)):
+            if _is_blade(m, groups) and (_exempt(m, ls.by_rule.get(rule.id, []), ls.title) or _lengths(m, ls.patterns)):
                 return True
     return False
 
@@ -120,7 +154,7 @@ def rule_hit(rule: Rule, family: Family, ls: ListingSignals) -> Hit | None:
         if found and weight > 0:
             score += weight
             contributing.append(found[0])
-    measured = _measurement(rule, groups, ls.patterns)
+    measured = _measurement(rule, groups, signals, ls)
     if measured is not None:
         score = max(score, threshold)
         contributing.append(measured)

@@ -103,6 +103,11 @@ class Measurement(_Strict):
     angle_pattern: str                          # the pattern that reads tip angles (degrees)
     applies_to: list[str]                       # groups that say the listing is a blade
     exempt: list[str] = []                      # groups that exempt it (kitchen knives...)
+    # exempt groups that are things sold beside a knife (scissors, saws): in the title they exempt only
+    # a blade named in their own item, the items split by `item_separators` ("IFAK: tourniquet, trauma
+    # shears and a 7.5 in fixed blade")
+    item_scoped: list[str] = []
+    item_separators: list[str] = []
     thresholds: list[dict[str, float]]          # {tip_angle_below|tip_angle_at_least: deg, blade_longer_than_mm: mm}
     pointed_tip_groups: list[str] = []          # a tip shape that implies an angle below `pointed_tip_angle`
     rounded_tip_groups: list[str] = []
