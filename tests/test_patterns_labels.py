@@ -84,6 +84,15 @@ def test_an_attribute_name_is_the_label_before_its_value(scanner):
     assert blade_lengths(scanner, "36 cm", key="Overall Length") == []
 
 
+def test_an_attribute_name_may_give_the_unit_of_a_bare_number(scanner):
+    assert blade_lengths(scanner, "225", key="Blade Length (mm)") == [(225, "225")]
+    assert blade_lengths(scanner, "23.5", key="Blade Length (cm)") == [(235, "23.5")]
+    assert blade_lengths(scanner, "9", key="Blade Length [inch]") == [(229, "9")]
+    assert blade_lengths(scanner, "225", key="Blade Length (pcs)") == []   # not a length unit
+    assert blade_lengths(scanner, "225", key="Blade Length") == []         # no unit at all
+    assert blade_lengths(scanner, "225", key="Overall Length (mm)") == []  # the label still decides
+
+
 def knife(scanner, title, description=None):
     data = {"listing_id": "L-1", "merchant_id": "M-1", "title": title}
     if description is not None:

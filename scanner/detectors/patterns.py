@@ -29,6 +29,9 @@ from scanner.rulesets import PatternDefinition, Rulesets
 from scanner.text import Doc, normalise_term
 
 _NUMBER = r"\d+(?:[.,]\d+)?"
+# an attribute whose value is a bare number and whose name gives the unit: "Blade Length (mm)": "225"
+_BARE_NUMBER = re.compile(rf"{_NUMBER}")
+_UNIT_IN_NAME = re.compile(r"[(\[（]\s*([^()\[\]（）]{1,12}?)\s*[)\]）]")
 # what ends a LIKE_NUM token: a digit, or one of the English number words spaCy knows. Kept as two
 # regexes: in one alternation the words cost the digits their fast scan (measured 90 µs vs 25).
 _NUMBER_WORDS = sorted({*_num_words, *_ordinal_words}, key=len, reverse=True)
@@ -185,6 +188,19 @@ class PatternIndex:
         self._exclude_unspaced = {name: [w for w in words if _UNSPACED_CHAR.search(w)]
                                   for name, words in self._exclude.items()}
 
+    def _with_unit_of_name(self, doc: Doc, field_key: str | None) -> Doc:
+        """A bare number whose attribute name gives its unit in brackets, read with that unit
+        ("Blade Length (mm)": "225" is 225 mm); the added unit maps to the number's end, so
+        evidence quotes the number."""
+        if not field_key or doc.segments is not None or not _BARE_NUMBER.fullmatch(doc.text):
+            return doc
+        m = _UNIT_IN_NAME.search(field_key)
+        unit = normalise_term(m.group(1)) if m else ""
+        if not any(unit in units for units in self._units.values()):
+            return doc
+        n = len(doc.text)
+        return Doc(doc.original, f"{doc.text} {unit}", segments=[(0, 0, n, True), (n, n, n, False)])
+
     def _keyed(self, name: str, field_key: str | None) -> bool:
         if not field_key:
             return False
@@ -300,6 +316,7 @@ class PatternIndex:
         matchers = [m for f, m in self.matchers.items() if f in families]
         if not doc.text or not matchers:
             return []
+        doc = self._with_unit_of_name(doc, field_key)
         out: list[PatternMatch] = []
         windows = self._windows(doc.text, families) if windowed else [(0, len(doc.text))]
         tags = _tag_breaks(doc)
