@@ -30,7 +30,7 @@ from scanner.text import Doc, normalise_term
 
 _NUMBER = r"\d+(?:[.,]\d+)?"
 # an attribute whose value is a bare number and whose name gives the unit: "Blade Length (mm)": "225"
-_BARE_NUMBER = re.compile(rf"{_NUMBER}")
+_BARE_NUMBER = re.compile(_NUMBER)
 _UNIT_IN_NAME = re.compile(r"[(\[（]\s*([^()\[\]（）]{1,12}?)\s*[)\]）]")
 # what ends a LIKE_NUM token: a digit, or one of the English number words spaCy knows. Kept as two
 # regexes: in one alternation the words cost the digits their fast scan (measured 90 µs vs 25).
