@@ -214,6 +214,8 @@ def _ml_findings(ls: ListingSignals, rulesets: Rulesets, hits: dict[str, Hit]) -
                     for s in ls.patterns.get(name, ())]
         proof = [s.evidence() for s in [*evidence, *support]]
         if p >= family.ml.block and support:
+            if family.ml.rule_from_support:
+                rule = _most_supported(family, rule, ls)
             hits[rule.id] = Hit(rule.id, round(p, 3), rule.reason, proof)
         elif p >= family.ml.review and nothing_else and not _measured(family, ls):
             # a safety net where the words found nothing; a blade the rules measured (or exempted)
@@ -223,6 +225,16 @@ def _ml_findings(ls: ListingSignals, rulesets: Rulesets, hits: dict[str, Hit]) -
                                    reason=f"The classifier finds this listing likely to break this rule "
                                           f"(p={p:.2f}); a reviewer decides."))
     return reviews
+
+
+def _most_supported(family: Family, default: Rule, ls: ListingSignals) -> Rule:
+    """The family's rule whose own weighted terms and patterns add up to most; `default` on a tie."""
+    def weight(r: Rule) -> float:
+        terms = sum(s.weight for s in _best_by_group(ls.by_rule.get(r.id, [])).values()
+                    if s.weight > 0 and _corroborates(r, s))
+        return terms + sum(w for name, w in r.patterns.items() if w > 0 and ls.patterns.get(name))
+    best = max(family.rules, key=lambda r: (weight(r), r is default))
+    return best if weight(best) > 0 else default
 
 
 def _corroborates(rule: Rule, signal: Signal) -> bool:

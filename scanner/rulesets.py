@@ -218,6 +218,10 @@ class MLThresholds(_Strict):
     # categories (and their subcategories) where the family's products may be listed: there only
     # the rules judge, since the classifier tells the family, not what the rules forbid in it
     not_in_categories: list[str] = []
+    # a corroborated classifier block names the rule whose own terms and patterns corroborate it
+    # most (handcuffs the restraint rule, not the family's `ml_family_rule`); for a classifier that
+    # means one rule (e-liquid) the family rule stays
+    rule_from_support: bool = False
 
 
 class Family(BaseModel):

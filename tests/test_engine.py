@@ -358,3 +358,32 @@ def test_pieces_of_a_word_inside_longer_evidence_are_left_out(scanner):
     liquid = scanner.scan(listing("电子烟油 多口味 30ml"), as_of=AS_OF)   # no spaces: a term in a term stays
     texts = [e.text for f in liquid.findings for e in f.evidence]
     assert "电子烟油" in texts and "烟油" in texts
+
+
+def test_a_corroborated_classifier_block_names_the_rule_its_support_belongs_to(scanner):
+    """A classifier sure of a controlled instrument, corroborated by a restraint term too weak to fire
+    alone, blocks under the restraint rule, not the family's default rule."""
+    from scanner.detectors.base import Signal
+    from scanner.policy import ListingSignals, verdict
+    rs = scanner.rulesets
+    family = rs.families["controlled_instrument"]
+    assert family.ml.rule_from_support
+    default = next(r for r in family.rules if r.ml_family_rule)
+    def threshold(r):
+        return r.threshold if r.threshold is not None else family.defaults.threshold
+
+    def weak(r):   # a corroborating group too light to fire its rule alone
+        return next((g for g in r.terms if 0 < g.weight < threshold(r) and g.corroborates), None)
+
+    other = next(r for r in family.rules if r is not default and weak(r))
+    group = weak(other)
+
+    def ml_verdict(support_rule, support_group):
+        ls = ListingSignals(category="")
+        ls.by_rule[support_rule.id].append(Signal(support_rule.id, "title", 0, 5, "cuffs", support_group.weight,
+                                                  "keyword", "cuffs", support_group.name))
+        ls.ml["controlled_instrument"] = (family.ml.block, [])
+        return verdict("L", None, ls, rs, dt.date(2022, 2, 1), "none")
+
+    assert [f.rule for f in ml_verdict(other, group).findings] == [other.id]
+    assert [f.rule for f in ml_verdict(default, weak(default)).findings] == [default.id]

@@ -17,7 +17,8 @@ FLOORS = {"redteam_keywords.jsonl": 0.98, "redteam_keywords_holdout.jsonl": 0.97
           "redteam_fresh10.jsonl": 0.97, "redteam_fresh11.jsonl": 0.97, "redteam_fresh12.jsonl": 0.98, "redteam_fresh13.jsonl": 0.98,
           "redteam_fresh14.jsonl": 0.97, "redteam_fresh15.jsonl": 0.98, "redteam_fresh16.jsonl": 0.98, "redteam_fresh18.jsonl": 0.98,
           "redteam_fresh19.jsonl": 0.98, "redteam_fresh20.jsonl": 0.97, "redteam_fresh21.jsonl": 0.98, "redteam_fresh22.jsonl": 0.98,
-          "redteam_fresh17.jsonl": 0.78}   # fresh17: one classifier review of a rule without positives there
+          "redteam_fresh17.jsonl": 0.78,   # fresh17: one classifier review of a rule without positives there
+          "redteam_fresh23.jsonl": 0.66}   # fresh23: a measurement round, not yet fixed (evals/README.md)
 
 
 @pytest.fixture(scope="module")
