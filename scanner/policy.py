@@ -98,8 +98,9 @@ def _exempt(m: Measurement, signals: list[Signal], title: str) -> bool:
 
 @functools.lru_cache(maxsize=1024)
 def _item_starts(title: str, separators: tuple[str, ...]) -> list[int]:
-    """Offsets where a title's items start after the first (each separator's end), in order."""
-    return [m.end() for m in _separators(separators).finditer(title)]
+    """Offsets where a title's items start after the first (each separator's end), in order; with
+    no separators the title is one item."""
+    return [m.end() for m in _separators(separators).finditer(title)] if separators else []
 
 
 @functools.lru_cache(maxsize=16)

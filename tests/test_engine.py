@@ -387,3 +387,10 @@ def test_a_corroborated_classifier_block_names_the_rule_its_support_belongs_to(s
 
     assert [f.rule for f in ml_verdict(other, group).findings] == [other.id]
     assert [f.rule for f in ml_verdict(default, weak(default)).findings] == [default.id]
+
+
+def test_title_items_split_at_their_separators_or_not_at_all():
+    from scanner.policy import _item_starts
+    title = "Trauma shears, 7.5 inch fixed blade AND sheath"
+    assert _item_starts(title, (",", " and ")) == [14, 40]   # case-insensitive, at each separator's end
+    assert _item_starts(title, ()) == []                     # no separators: one item, not one per character
